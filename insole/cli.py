@@ -1,0 +1,194 @@
+"""The ``insole`` command line. It only parses arguments, calls the public
+API and talks to the terminal; user errors become one line on stderr and
+exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import InsoleError
+
+log = logging.getLogger("insole")
+
+EXIT_USER_ERROR = 2
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _progress(description: str):
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                    console=_console(stderr=True), transient=True)
+
+
+def _json_default(x: Any) -> Any:
+    if hasattr(x, "item"):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x)}")
+
+
+def _clean(x: Any) -> Any:
+    """NaN/inf -> None, recursively, for strict JSON."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+# --- commands ------------------------------------------------------------------
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .sim import make_scenario
+    from .sim.session import default_insoles, simulate_recording
+
+    scenario = make_scenario(args.scenario, duration_s=args.duration, asymmetry_pct=args.asymmetry_pct,
+                             seed=args.seed, body_mass_kg=args.body_mass_kg)
+    insoles = default_insoles(sampling_rate_hz=args.rate, seed=args.seed, drop_pct=args.loss_pct)
+    with _progress("simulate") as prog:
+        task = prog.add_task(f"simulating {args.scenario}" + (" (real time)" if args.realtime else ""),
+                             total=scenario.duration_s)
+        result = simulate_recording(args.output, scenario, insoles=insoles, realtime=args.realtime,
+                                    overwrite=args.force, subject=args.subject,
+                                    progress=lambda done, total: prog.update(task, completed=done))
+    _console().print(f"wrote {result.path}: {args.scenario}, {scenario.duration_s:g} s, "
+                     f"{result.packets['left']} + {result.packets['right']} packets (left + right)")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from . import load
+    from .info import describe
+
+    info = _clean(describe(load(args.file)))
+    if args.json:
+        print(json.dumps(info, indent=2, default=_json_default))
+        return 0
+    con = _console()
+    con.print(f"[bold]{args.file}[/bold]  ({info['source']}, protocol {info['protocol']})")
+    con.print(f"  duration      {info['duration_s']:.1f} s at {info['sampling_rate_hz']:g} Hz")
+    con.print(f"  subject       {info['subject'] or '-'}"
+              + (f", {info['body_mass_kg']:g} kg" if info['body_mass_kg'] else ""))
+    for side, s in info["sides"].items():
+        dev = s["device"] or {}
+        loss = s["packet_loss_pct"]
+        con.print(f"  {side:<6}        {dev.get('name', '?')} fw {dev.get('firmware_revision', '?')}, "
+                  f"{s['packets']} packets, loss {loss:.2f} %, {s['gaps']} gaps"
+                  + (f", clock {s['clock_rate_ppm']:+.1f} ppm" if s['clock_rate_ppm'] is not None else "")
+                  + (f", invalid {s['invalid_packets']}" if s['invalid_packets'] else ""))
+    if info["clock_drift_between_feet_ppm"] is not None:
+        con.print(f"  feet clocks   {info['clock_drift_between_feet_ppm']:+.1f} ppm apart (corrected)")
+    if info["phases"]:
+        con.print("  phases        " + ", ".join(
+            f"{p['name']} {p['start_s']:.1f}-{p['end_s']:.1f} s" for p in info["phases"]))
+    if info["damaged_file"]:
+        con.print("  [yellow]the file is damaged: only its intact parts were read[/yellow]")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import load
+    from .export import export_samples
+
+    rec = load(args.file)
+    out = export_samples(rec, args.output, to=args.to)
+    _console().print(f"wrote {out}: {len(rec.samples)} rows x {rec.samples.shape[1]} channels")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    con = _console()
+    with _progress("demo") as prog:
+        tasks: dict[str, Any] = {}
+
+        def progress(step: str, done: float, total: float) -> None:
+            if step not in tasks:
+                tasks[step] = prog.add_task(step, total=total)
+            prog.update(tasks[step], completed=done)
+
+        result = run_demo(Path(args.out), progress=progress)
+    for title, lines in result.summary:
+        con.print(f"[bold]{title}[/bold]")
+        for line in lines:
+            con.print(f"  {line}")
+    con.print(f"\nrecordings: {', '.join(str(p) for p in result.recordings)}")
+    con.print(f"report:     {result.report}")
+    return 0
+
+
+# --- parser --------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="insole", description="Left/right weight-bearing asymmetry from "
+                                "pressure-sensing insoles.")
+    p.add_argument("--version", action="version", version=f"insole {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="the whole product with no hardware: simulate, record, analyse, report")
+    d.add_argument("--out", default="insole-demo", help="output folder (default: %(default)s)")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("simulate", help="write a synthetic recording with its ground truth")
+    s.add_argument("--scenario", choices=("standing", "run", "walk"), required=True)
+    s.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="seconds (default: 70 standing, 120 run/walk)")
+    s.add_argument("--asymmetry-pct", type=float, default=0.0, metavar="X",
+                   help="built-in asymmetry as a symmetry index in %%, positive = RIGHT larger: standing: "
+                        "load share; run/walk: contact time, peak force and loading rate (default 0)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--rate", type=int, default=200, choices=(50, 100, 200), help="sampling rate, Hz")
+    s.add_argument("--body-mass-kg", type=float, default=70.0, metavar="KG")
+    s.add_argument("--subject", default="simulated person")
+    s.add_argument("--loss-pct", type=float, default=0.0, metavar="P", help="packets lost on the link, %%")
+    s.add_argument("--realtime", action="store_true", help="write at the pace of a live session")
+    s.add_argument("--force", action="store_true", help="overwrite an existing file")
+    s.add_argument("-o", "--output", required=True, metavar="FILE")
+    s.set_defaults(func=cmd_simulate)
+
+    i = sub.add_parser("info", help="what a file holds: duration, devices, rate, packets, loss, gaps, phases")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.set_defaults(func=cmd_info)
+
+    e = sub.add_parser("export", help="the samples table as CSV or Parquet")
+    e.add_argument("file")
+    e.add_argument("--to", choices=("csv", "parquet"), required=True)
+    e.add_argument("-o", "--output", required=True, metavar="OUT")
+    e.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except InsoleError as exc:
+        print(f"insole: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("insole: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

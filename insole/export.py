@@ -1,0 +1,61 @@
+"""Export the samples table to CSV or Parquet (``insole export``).
+
+Columns are flattened to ``<side>_<channel>`` (``left_force_n``,
+``right_p07``), with the time as the first column ``time_s``. The per-foot
+centre of pressure is in the FOOT frame and is exported as
+``<side>_foot_cop_x_mm`` / ``<side>_foot_cop_y_mm`` so that it is never
+mistaken for the ground-frame ``<side>_cop_x_mm`` of the generic CSV format.
+Missing samples stay empty (CSV) or null (Parquet).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .constants import COP_X, COP_Y
+from .errors import InsoleError
+from .model import Recording
+
+log = logging.getLogger("insole")
+
+__all__ = ["flat_samples", "export_samples", "FORMATS"]
+
+FORMATS = ("csv", "parquet")
+
+
+def flat_samples(recording: Recording) -> pd.DataFrame:
+    """The samples frame with one flat column name per (side, channel)."""
+    s = recording.samples
+    rename = {COP_X: "foot_cop_x_mm", COP_Y: "foot_cop_y_mm"}
+    names = [f"{side}_{rename.get(ch, ch)}" for side, ch in s.columns]
+    flat = s.set_axis(names, axis=1)
+    return flat.reset_index()
+
+
+def export_samples(recording: Recording, path: str | os.PathLike, *, to: str) -> Path:
+    """Write the samples table.
+
+    Parameters
+    ----------
+    recording : Recording
+    path : str or Path
+        Output file.
+    to : str
+        ``"csv"`` or ``"parquet"``.
+    """
+    if to not in FORMATS:
+        raise InsoleError(f"unknown export format {to!r}; use one of {', '.join(FORMATS)}")
+    path = Path(path)
+    if not path.parent.exists():
+        raise InsoleError(f"folder {path.parent} does not exist")
+    flat = flat_samples(recording)
+    if to == "csv":
+        flat.to_csv(path, index=False, float_format="%.6g")
+    else:
+        flat.to_parquet(path, index=False)
+    log.info("exported %d rows to %s", len(flat), path)
+    return path

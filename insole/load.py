@@ -1,0 +1,53 @@
+"""``insole.load``: open any supported file as a :class:`~insole.model.Recording`.
+
+Files are recognised by their content, not only their extension. Today:
+the project's own recording files. Importers for other formats enter here
+and produce the same samples frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .errors import RecordingError, UnknownFormatError
+from .model import Recording
+from .recording.store import is_recording_file, read_raw
+from .signals.build import decode_recording
+
+log = logging.getLogger("insole")
+
+__all__ = ["load"]
+
+
+def load(path: str | os.PathLike) -> Recording:
+    """Load a recording or importable file.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Recording
+        Samples frame (index ``time_s``; columns ``(side, channel)``),
+        metadata and data quality.
+
+    Raises
+    ------
+    RecordingError
+        Missing, empty, truncated or damaged file.
+    UnknownFormatError
+        A file of a format `insole` cannot read.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise RecordingError(f"{p}: no such file")
+    if p.is_dir():
+        raise RecordingError(f"{p} is a folder; give a recording file")
+    if p.stat().st_size == 0:
+        raise RecordingError(f"{p} is empty (0 bytes)")
+    if is_recording_file(p):
+        return decode_recording(read_raw(p), path=str(p))
+    raise UnknownFormatError(f"{p}: not a format insole can read (expected an .insole recording)")

@@ -1,0 +1,126 @@
+"""Data model: recording metadata, phases, and the loaded recording.
+
+The samples tier is a ``pandas.DataFrame`` indexed by ``time_s`` (seconds
+since the recording started, host clock, drift-corrected) with two-level
+columns ``(side, channel)``. See ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Phase", "DeviceInfo", "RecordingMeta", "Recording"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A named stretch of a protocol (e.g. ``eyes_open``), seconds since start."""
+
+    name: str
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What one insole told us about itself (Device Information service,
+    battery, sensor layout)."""
+
+    side: str
+    name: str = ""
+    address: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    serial: str = ""
+    hardware_revision: str = ""
+    firmware_revision: str = ""
+    battery_pct: int | None = None
+    layout: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DeviceInfo":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class RecordingMeta:
+    """Facts about a recording that travel next to the samples frame.
+
+    Attributes
+    ----------
+    source : str
+        Where the data came from: ``"simulator"``, ``"virtual-radio"``,
+        ``"ble"``, or ``"import:<format>"``.
+    protocol : str
+        ``"standing"``, ``"run"``, ``"walk"`` or ``"unknown"``.
+    sampling_rate_hz : float
+        Nominal sampling rate of the samples frame.
+    body_mass_kg : float or None
+        Subject's body mass, when given.
+    started_utc : str
+        ISO 8601 wall-clock start of the recording.
+    truth : dict or None
+        Ground truth stored by the simulator, else None.
+    """
+
+    source: str
+    protocol: str
+    sampling_rate_hz: float
+    subject: str = ""
+    body_mass_kg: float | None = None
+    started_utc: str = ""
+    app_version: str = ""
+    devices: dict[str, DeviceInfo] = field(default_factory=dict)
+    phases: tuple[Phase, ...] = ()
+    truth: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Recording:
+    """A loaded recording: the samples frame, its metadata and data quality.
+
+    Attributes
+    ----------
+    samples : pandas.DataFrame
+        Index ``time_s`` (float seconds), columns ``(side, channel)``;
+        channels ``p01``..``p16`` (kPa), ``force_n`` (N), ``cop_x_mm``,
+        ``cop_y_mm`` (foot frame: x lateral, y from the heel toward the toes;
+        NaN when the foot is unloaded). Missing samples are NaN rows.
+    meta : RecordingMeta
+    quality : dict
+        Packet loss per side (%), gaps, clock fits, invalid packets; see
+        :func:`insole.signals.build.decode_recording`.
+    path : str
+        The file it came from ("" when built in memory).
+    """
+
+    samples: pd.DataFrame
+    meta: RecordingMeta
+    quality: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds covered by the samples frame (0 when empty)."""
+        idx = self.samples.index
+        if len(idx) == 0:
+            return 0.0
+        return float(idx[-1] - idx[0] + 1.0 / self.meta.sampling_rate_hz)
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """Sides that have data, in (left, right) order."""
+        present = set(self.samples.columns.get_level_values(0))
+        return tuple(s for s in ("left", "right") if s in present)

@@ -1,0 +1,341 @@
+"""The recording file: one SQLite database per session.
+
+Why SQLite: it is transactional (a committed packet survives ``kill -9``),
+ships with Python, and any SQLite tool can open the file. The writer runs
+in WAL mode and commits at least every ``commit_interval_s`` (0.5 s), so a
+crash loses at most the last half second; :meth:`RecordingWriter.close`
+checkpoints and switches back to a rollback journal so the finished file is
+one self-contained file.
+
+Schema (``format = insole.recording/1`` in ``meta``)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)           -- JSON values
+    devices(side TEXT PRIMARY KEY, info TEXT)        -- JSON DeviceInfo
+    packets(id INTEGER PRIMARY KEY, side INTEGER,    -- 0 left, 1 right
+            host_time_ns INTEGER, payload BLOB)      -- raw notification
+    markers(id INTEGER PRIMARY KEY, host_time_ns INTEGER,
+            kind TEXT, name TEXT, data TEXT)         -- phases, notes, link
+
+``host_time_ns`` is the host's monotonic clock at arrival, in nanoseconds
+since the recording started (``meta.started_utc`` gives the wall clock).
+Raw packet bytes are kept as received so a recording can be decoded again
+after a parser fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..constants import SIDE_CODE, SIDE_FROM_CODE, SIDES
+from ..errors import RecordingError, UnknownFormatError
+
+log = logging.getLogger("insole")
+
+__all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "RawRecording", "read_raw", "is_recording_file"]
+
+FORMAT = "insole.recording/1"
+SUFFIX = ".insole"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (side TEXT PRIMARY KEY, info TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS packets (
+    id INTEGER PRIMARY KEY, side INTEGER NOT NULL,
+    host_time_ns INTEGER NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS markers (
+    id INTEGER PRIMARY KEY, host_time_ns INTEGER NOT NULL,
+    kind TEXT NOT NULL, name TEXT NOT NULL, data TEXT);
+"""
+
+
+class RecordingWriter:
+    """Append raw packets, markers and metadata to a recording file.
+
+    Parameters
+    ----------
+    path : str or Path
+        File to create (``.insole`` by convention).
+    meta : dict
+        Initial metadata (JSON-serialisable values), e.g. ``protocol``,
+        ``source``, ``subject``, ``body_mass_kg``, ``sampling_rate_hz``.
+    overwrite : bool
+        Replace an existing file; otherwise an existing file is an error.
+    commit_interval_s : float
+        Longest time between commits, seconds (what a crash can lose).
+
+    Notes
+    -----
+    Use as a context manager. Not thread-safe: one consumer task writes.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, meta: dict[str, Any] | None = None,
+                 overwrite: bool = False, commit_interval_s: float = 0.5) -> None:
+        self.path = Path(path)
+        if self.path.exists():
+            if not overwrite:
+                raise RecordingError(f"{self.path} already exists; choose another name or remove it")
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+        if not self.path.parent.exists():
+            raise RecordingError(f"folder {self.path.parent} does not exist")
+        self.commit_interval_s = commit_interval_s
+        self._t0_ns = time.monotonic_ns()
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._conn.execute("BEGIN")
+        self._last_commit = time.monotonic()
+        self._closed = False
+        self.n_packets = 0
+        base = {"format": FORMAT, "started_utc": _utc_now()}
+        base.update(meta or {})
+        self.update_meta(**base)
+        self.commit()
+
+    # -- time --------------------------------------------------------------
+    def now_ns(self) -> int:
+        """Host monotonic time since the writer was opened, ns."""
+        return time.monotonic_ns() - self._t0_ns
+
+    # -- writing -----------------------------------------------------------
+    def update_meta(self, **items: Any) -> None:
+        """Set metadata keys (values are stored as JSON)."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            [(k, json.dumps(v)) for k, v in items.items()],
+        )
+        self._maybe_commit()
+
+    def set_device(self, side: str, info: dict[str, Any]) -> None:
+        """Store what a device told us (Device Information, battery, layout)."""
+        _check_side(side)
+        self._conn.execute("INSERT OR REPLACE INTO devices(side, info) VALUES (?, ?)", (side, json.dumps(info)))
+        self._maybe_commit()
+
+    def add_packet(self, side: str, host_time_ns: int, payload: bytes) -> None:
+        """Append one notification as received."""
+        self._conn.execute(
+            "INSERT INTO packets(side, host_time_ns, payload) VALUES (?, ?, ?)",
+            (SIDE_CODE[side], int(host_time_ns), bytes(payload)),
+        )
+        self.n_packets += 1
+        self._maybe_commit()
+
+    def add_packets(self, side: str, host_time_ns: Sequence[int] | np.ndarray, payloads: Iterable[bytes]) -> None:
+        """Append many notifications of one side (bulk path for simulations)."""
+        code = SIDE_CODE[side]
+        rows = [(code, int(t), p) for t, p in zip(host_time_ns, payloads, strict=True)]
+        self._conn.executemany("INSERT INTO packets(side, host_time_ns, payload) VALUES (?, ?, ?)", rows)
+        self.n_packets += len(rows)
+        self._maybe_commit()
+
+    def add_marker(self, host_time_ns: int, kind: str, name: str, data: dict[str, Any] | None = None) -> None:
+        """Append a marker: ``kind`` is ``phase_start``, ``phase_end``, ``note``,
+        ``link`` (connect/disconnect) or ``battery``."""
+        self._conn.execute(
+            "INSERT INTO markers(host_time_ns, kind, name, data) VALUES (?, ?, ?, ?)",
+            (int(host_time_ns), kind, name, json.dumps(data) if data is not None else None),
+        )
+        self._maybe_commit()
+
+    def _maybe_commit(self) -> None:
+        if time.monotonic() - self._last_commit >= self.commit_interval_s:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make everything written so far durable."""
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+        self._conn.execute("BEGIN")
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        """Commit, checkpoint, and leave one self-contained file."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.execute("PRAGMA journal_mode=DELETE")
+        self._conn.close()
+
+    def __enter__(self) -> "RecordingWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class RawRecording:
+    """Everything a recording file holds, undecoded.
+
+    Attributes
+    ----------
+    meta : dict
+        Metadata keys and JSON-decoded values.
+    devices : dict
+        Side -> device info dict.
+    host_time_ns : dict
+        Side -> int64 array of arrival times (ns since start), arrival order.
+    payloads : dict
+        Side -> list of notification payloads (bytes), same order.
+    markers : list of dict
+        ``host_time_ns``, ``kind``, ``name``, ``data`` in file order.
+    damaged : bool
+        True when parts of the file could not be read and were skipped.
+    """
+
+    meta: dict[str, Any]
+    devices: dict[str, dict[str, Any]]
+    host_time_ns: dict[str, np.ndarray]
+    payloads: dict[str, list[bytes]]
+    markers: list[dict[str, Any]] = field(default_factory=list)
+    damaged: bool = False
+    skipped_rows: int = 0
+
+
+def is_recording_file(path: str | os.PathLike) -> bool:
+    """True when ``path`` starts like an SQLite database (cheap sniff)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == _SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def read_raw(path: str | os.PathLike) -> RawRecording:
+    """Read a recording file without decoding its packets.
+
+    A file left by a crashed writer (with its ``-wal`` beside it) reads
+    normally. Damaged parts are skipped with a warning where the rest can
+    still be read.
+
+    Raises
+    ------
+    RecordingError
+        The file is missing, empty, truncated before any data, or not an
+        insole recording.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RecordingError(f"{path}: no such file")
+    if path.is_dir():
+        raise RecordingError(f"{path} is a folder, not a recording")
+    size = path.stat().st_size
+    if size == 0:
+        raise RecordingError(f"{path} is empty (0 bytes): the recording was never written")
+    if not is_recording_file(path):
+        raise UnknownFormatError(f"{path} is not an insole recording")
+    conn = _open(path)
+    damaged = False
+    try:
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {"meta", "packets"} <= tables:
+                raise UnknownFormatError(f"{path} is an SQLite file but not an insole recording")
+            meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{path} is damaged and its metadata cannot be read ({exc})") from None
+        if meta.get("format") != FORMAT:
+            raise UnknownFormatError(f"{path} is an SQLite file but not an insole recording")
+        try:
+            devices = {side: json.loads(info) for side, info in conn.execute("SELECT side, info FROM devices")}
+        except sqlite3.DatabaseError:
+            devices, damaged = {}, True
+        rows, skipped = _read_rows(conn, "packets", "id, side, host_time_ns, payload")
+        markers_rows, skipped_m = _read_rows(conn, "markers", "id, host_time_ns, kind, name, data")
+    finally:
+        conn.close()
+    damaged = damaged or skipped > 0 or skipped_m > 0
+    if damaged:
+        log.warning("%s is damaged: %d unreadable packet rows skipped; loading what is intact", path, skipped)
+    host: dict[str, np.ndarray] = {}
+    payloads: dict[str, list[bytes]] = {}
+    if rows:
+        _, sides, times, blobs = zip(*rows)
+        side_arr = np.asarray(sides, dtype=np.int64)
+        time_arr = np.asarray(times, dtype=np.int64)
+        for code, side in SIDE_FROM_CODE.items():
+            sel = np.flatnonzero(side_arr == code)
+            if sel.size:
+                host[side] = time_arr[sel]
+                payloads[side] = [blobs[i] for i in sel] if sel.size != len(blobs) else list(blobs)
+    markers = [
+        {"host_time_ns": int(t), "kind": k, "name": n, "data": json.loads(d) if d else None}
+        for _, t, k, n, d in markers_rows
+    ]
+    return RawRecording(meta=meta, devices=devices, host_time_ns=host, payloads=payloads, markers=markers,
+                        damaged=damaged, skipped_rows=skipped + skipped_m)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        # read-only location: open without write access
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{path} cannot be opened as a recording ({exc})") from None
+    except sqlite3.DatabaseError as exc:
+        raise RecordingError(f"{path} is damaged beyond repair ({exc}); it may be truncated") from None
+
+
+def _read_rows(conn: sqlite3.Connection, table: str, cols: str) -> tuple[list[tuple], int]:
+    """All rows of ``table`` in id order; on damage, salvage by id ranges."""
+    try:
+        return conn.execute(f"SELECT {cols} FROM {table} ORDER BY id").fetchall(), 0
+    except sqlite3.DatabaseError:
+        pass
+    rows: list[tuple] = []
+    skipped = 0
+    chunk = 1024
+    lo, empty_run = 1, 0
+    while empty_run < 64:
+        got, bad = _salvage_range(conn, table, cols, lo, lo + chunk - 1)
+        rows.extend(got)
+        skipped += bad
+        empty_run = empty_run + 1 if not got and not bad else 0
+        lo += chunk
+    return rows, skipped
+
+
+def _salvage_range(conn: sqlite3.Connection, table: str, cols: str, lo: int, hi: int) -> tuple[list[tuple], int]:
+    try:
+        return conn.execute(f"SELECT {cols} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", (lo, hi)).fetchall(), 0
+    except sqlite3.DatabaseError:
+        if hi - lo < 16:
+            return [], hi - lo + 1
+        mid = (lo + hi) // 2
+        a, na = _salvage_range(conn, table, cols, lo, mid)
+        b, nb = _salvage_range(conn, table, cols, mid + 1, hi)
+        return a + b, na + nb
+
+
+def _check_side(side: str) -> None:
+    if side not in SIDES:
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+
+
+def _utc_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,40 @@
+"""Force and centre of pressure of one foot from its sensor pressures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["force_and_cop"]
+
+
+def force_and_cop(pressure_kpa: np.ndarray, *, x_mm: np.ndarray, y_mm: np.ndarray, area_mm2: np.ndarray,
+                  min_force_n: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertical force and centre of pressure of one foot.
+
+    ``F = sum(p_i * A_i)``; ``COP = sum(F_i * r_i) / F`` (SCIENCE.md).
+
+    Parameters
+    ----------
+    pressure_kpa : numpy.ndarray
+        ``(n, 16)`` pressures, kPa (NaN rows stay NaN).
+    x_mm, y_mm : numpy.ndarray
+        Sensor positions in the foot frame, mm (x lateral, y toward the toes).
+    area_mm2 : numpy.ndarray
+        Area each sensor stands for, mm^2.
+    min_force_n : float
+        Below this force the COP is undefined and set to NaN, N.
+
+    Returns
+    -------
+    force_n, cop_x_mm, cop_y_mm : numpy.ndarray
+        float32 arrays of length n. kPa * mm^2 = 1e-3 N.
+    """
+    a = np.asarray(area_mm2, dtype=np.float32) * np.float32(1e-3)
+    force = pressure_kpa @ a
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cop_x = (pressure_kpa @ (a * np.asarray(x_mm, dtype=np.float32))) / force
+        cop_y = (pressure_kpa @ (a * np.asarray(y_mm, dtype=np.float32))) / force
+    low = ~(force >= min_force_n)
+    cop_x[low] = np.nan
+    cop_y[low] = np.nan
+    return force.astype(np.float32), cop_x.astype(np.float32), cop_y.astype(np.float32)

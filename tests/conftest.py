@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny deterministic scenario with an exact answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from insole.model import Phase
+from insole.protocol import reference_layout
+from insole.sim.base import Scenario
+
+
+class StepScenario(Scenario):
+    """Known-answer body: uniform pressure on every sensor; the left foot's
+    force is ``left_n`` plus a slow sine, the right's ``right_n`` minus it,
+    so the true left share is exactly ``left_n / (left_n + right_n)``.
+    A sawtooth marker on sensor p01 encodes true time for alignment tests."""
+
+    protocol = "standing"
+    body_mass_kg = 70.0
+
+    def __init__(self, duration_s: float = 20.0, left_n: float = 391.0, right_n: float = 295.0,
+                 saw_period_s: float = 1.0) -> None:
+        self.duration_s = duration_s
+        self.left_n, self.right_n = left_n, right_n
+        self.saw_period_s = saw_period_s
+        self.phases = (Phase("eyes_open", 0.0, duration_s / 2), Phase("eyes_closed", duration_s / 2, duration_s))
+        self._area = reference_layout("left").area_mm2
+
+    def pressures_kpa(self, side, t_s):
+        t = np.clip(np.asarray(t_s, dtype=float), 0.0, self.duration_s)
+        wobble = 20.0 * np.sin(2 * np.pi * 0.3 * t)
+        force = (self.left_n + wobble) if side == "left" else (self.right_n - wobble)
+        p = np.repeat((force / self._area.sum() * 1000.0)[:, None], 16, axis=1)
+        # p16 carries a time ramp (0..400 kPa per saw period): tests read time back from it
+        p[:, 15] = 400.0 * ((t / self.saw_period_s) % 1.0)
+        return p
+
+    def truth(self):
+        return {"left_load_pct": 100.0 * self.left_n / (self.left_n + self.right_n)}
+
+
+@pytest.fixture
+def step_scenario():
+    return StepScenario()
