@@ -19,6 +19,19 @@ def test_unwrap_across_32_bit_wrap_and_restart():
     assert un[5:].tolist() == [3, 11, 19]
 
 
+def test_stop_start_is_a_new_epoch_by_device_time():
+    # 200 Hz: 8-sample packets 40 ms apart; after the 3rd the device stopped for 2 s
+    first = np.array([0, 8, 16, 24, 32])
+    dev_us = np.array([0, 40_000, 80_000, 2_120_000, 2_160_000], dtype=np.uint64)
+    un, epoch = unwrap_indices(first, device_time_us=dev_us, sampling_rate_hz=200)
+    assert epoch.tolist() == [0, 0, 0, 1, 1]
+    assert un.tolist() == [0, 8, 16, 24, 32]
+    # jitter well under half a period is not a restart
+    _, epoch = unwrap_indices(first, device_time_us=np.array([0, 40_050, 79_990, 120_040, 160_000], dtype=np.uint64),
+                              sampling_rate_hz=200)
+    assert epoch.tolist() == [0] * 5
+
+
 def test_small_backward_step_is_not_a_restart():
     un, epoch = unwrap_indices(np.array([100, 108, 100, 116]))
     assert epoch.tolist() == [0, 0, 0, 0]

@@ -233,7 +233,11 @@ def encode_packet(
         imu = np.asarray(imu)
         if imu.shape != (n, 6):
             raise ProtocolError(f"imu must be ({n}, 6), got {imu.shape}")
+        if imu.min() < -32768 or imu.max() > 32767:
+            raise ProtocolError("IMU codes must fit int16 (-32768 .. 32767)")
         flags |= Flags.IMU
+    if not 0 <= int(device_time_us) < 2**64:
+        raise ProtocolError(f"device time {device_time_us} us does not fit u64")
     flags |= Flags.ZEROED if zeroed else 0
     flags |= Flags.TIME_SYNCED if time_synced else 0
     flags |= Flags.SATURATED if raw.max() == MAX_RAW else 0

@@ -109,7 +109,8 @@ def decode_foot(host_time_ns: np.ndarray, payloads: list[bytes], *, side: str,
         valid = valid & ~other_rate
 
     vpos = np.cumsum(valid) - 1  # position among valid packets
-    first_unwrapped, epoch = unwrap_indices(batch.first_index[valid])
+    first_unwrapped, epoch = unwrap_indices(batch.first_index[valid], device_time_us=batch.device_time_us[valid],
+                                            sampling_rate_hz=sampling_rate_hz)
     count = batch.count[valid].astype(np.int64)
     arrival = np.asarray(host_time_ns, dtype=np.int64)[valid]
 

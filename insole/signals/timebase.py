@@ -64,13 +64,21 @@ class ClockFit:
         return self.offset_ns + self.period_ns * np.asarray(index, dtype=np.float64)
 
 
-def unwrap_indices(first_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unwrap_indices(first_index: np.ndarray, *, device_time_us: np.ndarray | None = None,
+                   sampling_rate_hz: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Unwrap 32-bit sample indices in arrival order and number the epochs.
 
     Parameters
     ----------
     first_index : numpy.ndarray
         First-sample index of each packet, 0 .. 2**32-1, arrival order.
+    device_time_us : numpy.ndarray, optional
+        Device time of each packet's first sample (uint64). With
+        ``sampling_rate_hz``, a new epoch also starts where device time jumps
+        against the index by more than half a sample period: the device
+        stopped and restarted sampling (the index does not advance while it
+        is stopped; firmware_specs/protocol_v1.md section 7).
+    sampling_rate_hz : float, optional
 
     Returns
     -------
@@ -88,9 +96,15 @@ def unwrap_indices(first_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = np.diff(idx)
     d = (d + _WRAP // 2) % _WRAP - _WRAP // 2  # signed modular difference
     restart = d < -RESTART_JUMP_SAMPLES
+    d_kept = np.where(restart, 0, d)
+    unwrapped = idx[0] + np.concatenate([[0], np.cumsum(d_kept)])
+    if device_time_us is not None and sampling_rate_hz:
+        dev = np.asarray(device_time_us, dtype=np.uint64)
+        rel_us = (dev - dev[0]).view(np.int64).astype(np.float64)  # modular difference, exact
+        phase_us = rel_us - (unwrapped - unwrapped[0]) * (1e6 / sampling_rate_hz)
+        restart |= (np.abs(np.diff(phase_us)) > 0.5e6 / sampling_rate_hz) & ~restart
     epoch = np.concatenate([[0], np.cumsum(restart)])
-    d[restart] = 0
-    unwrapped = idx[0] + np.concatenate([[0], np.cumsum(d)])
+    d = d_kept
     # an epoch restarts at its own raw index
     if restart.any():
         starts = np.flatnonzero(np.concatenate([[True], restart]))
