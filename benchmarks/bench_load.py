@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,9 @@ def make_recording(minutes: float) -> Path:
 
     DATA.mkdir(exist_ok=True)
     path = DATA / f"run_{minutes:g}min_200hz.insole"
+    warm = DATA / "warm_up.insole"
+    if not warm.exists():
+        simulate_recording(warm, make_scenario("run", duration_s=10.0, seed=1), overwrite=True)
     if not path.exists():
         t = time.perf_counter()
         scenario = make_scenario("run", duration_s=minutes * 60.0, asymmetry_pct=4.0, seed=11)
@@ -40,26 +42,47 @@ def make_recording(minutes: float) -> Path:
     return path
 
 
+def _rss_mb() -> tuple[float, float]:
+    """(current RSS, peak RSS since the last reset) of this process, MB (Linux)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _reset_peak_rss() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+
+
 def worker(path: str) -> None:
     import tracemalloc
 
     import insole
 
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import gc
+
+    # warm up on a 10-s recording, so one-off costs (modules imported on
+    # first use) do not count as memory for the data
+    insole.load(DATA / "warm_up.insole")
+    gc.collect()
+    # 1) plain load: wall time and growth of the process's peak RSS
+    _reset_peak_rss()
+    rss0, _ = _rss_mb()
+    t = time.perf_counter()
+    rec = insole.load(path)
+    wall_untraced = time.perf_counter() - t
+    _, rss1 = _rss_mb()
+    n = int(rec.samples.notna().any(axis=1).sum())
+    frame_mb = rec.samples.memory_usage(deep=True).sum() / 1e6
+    del rec
+    gc.collect()
+    # 2) the same load under tracemalloc: peak of live allocations
     tracemalloc.start()
     t = time.perf_counter()
     rec = insole.load(path)
     wall = time.perf_counter() - t
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    t = time.perf_counter()
-    insole.load(path)
-    wall_untraced = time.perf_counter() - t
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    n = int(rec.samples.notna().any(axis=1).sum())
-    frame_mb = rec.samples.memory_usage(deep=True).sum() / 1e6
     print(json.dumps({"wall_s": wall_untraced, "wall_traced_s": wall, "peak_mb": peak / 1e6,
-                      "rss_growth_mb": (rss1 - rss0) / 1024, "rows": n, "channels": rec.samples.shape[1],
+                      "rss_growth_mb": rss1 - rss0, "rows": n, "channels": rec.samples.shape[1],
                       "frame_mb": frame_mb, "duration_s": rec.duration_s}))
 
 
@@ -83,13 +106,13 @@ def main() -> None:
     samples = 2 * med["rows"]  # both feet
     print(f"recording       {path.name}: {med['duration_s'] / 60:.1f} min, 2 feet x 200 Hz, {file_mb:.1f} MB on disk")
     print(f"load wall time  {med['wall_s']:.3f} s  (median of {args.runs} runs; "
-          f"each {', '.join(f'{r['wall_s']:.3f}' for r in results)})")
+          f"each {', '.join(format(r['wall_s'], '.3f') for r in results)})")
     print(f"throughput      {samples / med['wall_s'] / 1e6:.2f} M samples/s ({samples:,} foot-samples)")
     print(f"peak memory     {med['peak_mb']:.0f} MB traced by tracemalloc = {med['peak_mb'] / file_mb:.2f} x the file; "
-          f"RSS grew {med['rss_growth_mb']:.0f} MB; the frame itself is {med['frame_mb']:.0f} MB "
+          f"peak RSS grew {med['rss_growth_mb']:.0f} MB ({med['rss_growth_mb'] / file_mb:.2f} x); the frame itself is {med['frame_mb']:.0f} MB "
           f"({med['channels']} float32 channels)")
     ok_t = med["wall_s"] < 1.0
-    ok_m = med["peak_mb"] < 4 * file_mb
+    ok_m = max(med["peak_mb"], med["rss_growth_mb"]) < 4 * file_mb
     print(f"targets         time < 1 s: {'met' if ok_t else 'MISSED'}; memory < 4 x file: {'met' if ok_m else 'MISSED'}")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import RecordingError, UnknownFormatError
 from .model import Recording
-from .recording.store import is_recording_file, read_raw
+from .recording.store import RecordingReader, is_recording_file
 from .signals.build import decode_recording
 
 log = logging.getLogger("insole")
@@ -49,5 +49,6 @@ def load(path: str | os.PathLike) -> Recording:
     if p.stat().st_size == 0:
         raise RecordingError(f"{p} is empty (0 bytes)")
     if is_recording_file(p):
-        return decode_recording(read_raw(p), path=str(p))
+        with RecordingReader(p) as source:
+            return decode_recording(source, path=str(p))
     raise UnknownFormatError(f"{p}: not a format insole can read (expected an .insole recording)")

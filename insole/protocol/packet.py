@@ -46,6 +46,8 @@ __all__ = [
     "encode_packets",
     "decode_packet",
     "decode_packets",
+    "decode_headers",
+    "PacketHeaders",
     "sample_size",
     "max_samples_per_packet",
 ]
@@ -177,13 +179,19 @@ def _pack12(raw: np.ndarray) -> np.ndarray:
     return out.reshape(raw.shape[0], PRESSURE_BYTES)
 
 
-def _unpack12(data: np.ndarray) -> np.ndarray:
-    """(n, 24) bytes -> (n, 16) uint16 codes."""
-    b = data.reshape(-1, N_SENSORS // 2, 3).astype(np.uint32)
-    w = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16)
-    out = np.empty((data.shape[0], N_SENSORS), dtype=np.uint16)
-    out[:, 0::2] = w & 0xFFF
-    out[:, 1::2] = w >> 12
+def _unpack12(data: np.ndarray, *, out: np.ndarray | None = None, chunk: int = 65536) -> np.ndarray:
+    """(n, 24) bytes -> (n, 16) uint16 codes, in chunks to bound temporaries."""
+    n = data.shape[0]
+    if out is None:
+        out = np.empty((n, N_SENSORS), dtype=np.uint16)
+    for lo in range(0, n, chunk):
+        b = data[lo:lo + chunk].reshape(-1, N_SENSORS // 2, 3)
+        w = b[..., 0].astype(np.uint32)
+        w |= b[..., 1].astype(np.uint32) << 8
+        w |= b[..., 2].astype(np.uint32) << 16
+        o = out[lo:lo + chunk]
+        o[:, 0::2] = w & 0xFFF
+        o[:, 1::2] = w >> 12
     return out
 
 
@@ -405,6 +413,85 @@ class DecodedBatch:
         return {REASONS[int(c)]: int(k) for c, k in zip(codes, counts)}
 
 
+@dataclass(frozen=True)
+class PacketHeaders:
+    """Headers of many packets, validated (vectorised).
+
+    Attributes
+    ----------
+    reasons : numpy.ndarray
+        uint8 per packet: 0 valid, else a key of :data:`REASONS`.
+    version, flags, count : numpy.ndarray
+        uint8 per packet (0 where the header was short).
+    first_index : numpy.ndarray
+        int64, 0 .. 2**32-1.
+    device_time_us : numpy.ndarray
+        uint64.
+    sampling_rate_hz : numpy.ndarray
+        int64 (0 where invalid).
+    """
+
+    reasons: np.ndarray
+    version: np.ndarray
+    flags: np.ndarray
+    count: np.ndarray
+    first_index: np.ndarray
+    device_time_us: np.ndarray
+    sampling_rate_hz: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.reasons == 0
+
+    @property
+    def has_imu(self) -> np.ndarray:
+        return (self.flags & Flags.IMU).astype(bool)
+
+    def reason_counts(self) -> dict[str, int]:
+        """Invalid packets counted by reason (empty when all are valid)."""
+        codes, counts = np.unique(self.reasons[self.reasons > 0], return_counts=True)
+        return {REASONS[int(c)]: int(k) for c, k in zip(codes, counts)}
+
+
+def decode_headers(header_bytes: np.ndarray, lengths: np.ndarray) -> PacketHeaders:
+    """Validate and parse packet headers.
+
+    Parameters
+    ----------
+    header_bytes : numpy.ndarray
+        ``(n, 15)`` uint8: each packet's first 15 bytes, zero-padded when the
+        packet is shorter.
+    lengths : numpy.ndarray
+        Full length of each packet, bytes.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = lengths.size
+    reasons = np.zeros(n, dtype=np.uint8)
+    reasons[lengths < HEADER_SIZE] = 1
+    hdr = np.ascontiguousarray(header_bytes, dtype=np.uint8).reshape(n, HEADER_SIZE).view(_HEADER_DTYPE).ravel()
+    version = np.where(reasons == 0, hdr["version"], 0).astype(np.uint8)
+    flags = np.where(reasons == 0, hdr["flags"], 0).astype(np.uint8)
+    count = np.where(reasons == 0, hdr["count"], 0).astype(np.uint8)
+    rate_code = (flags & Flags.RATE_MASK) >> Flags.RATE_SHIFT
+    for code, bad in ((2, version != PROTOCOL_VERSION), (3, rate_code == 3), (4, count == 0)):
+        reasons[(reasons == 0) & bad] = code
+    imu_flag = (flags & Flags.IMU).astype(bool)
+    expected = HEADER_SIZE + count.astype(np.int64) * np.where(imu_flag, PRESSURE_BYTES + IMU_BYTES, PRESSURE_BYTES)
+    ok = reasons == 0
+    reasons[ok & (lengths < expected)] = 5
+    reasons[ok & (lengths > expected)] = 6
+    valid = reasons == 0
+    return PacketHeaders(
+        reasons=reasons,
+        version=version,
+        flags=flags,
+        count=count,
+        first_index=np.where(reasons == 1, 0, hdr["first_index"]).astype(np.int64),
+        device_time_us=np.where(reasons == 1, np.uint64(0), hdr["device_time_us"]).astype(np.uint64),
+        sampling_rate_hz=np.where(valid, _RATE_BY_CODE[rate_code], 0),
+    )
+
+
 def decode_packets(payloads: Sequence[bytes]) -> DecodedBatch:
     """Decode a sequence of notifications without a per-sample Python loop.
 
@@ -422,42 +509,23 @@ def decode_packets(payloads: Sequence[bytes]) -> DecodedBatch:
     starts = np.zeros(n, dtype=np.int64)
     if n:
         np.cumsum(lengths[:-1], out=starts[1:])
-
-    reasons = np.zeros(n, dtype=np.uint8)
+    head = np.zeros((n, HEADER_SIZE), dtype=np.uint8)
     full = lengths >= HEADER_SIZE
-    reasons[~full] = 1
-    hdr = np.zeros(n, dtype=_HEADER_DTYPE)
     if full.any():
-        idx = starts[full, None] + np.arange(HEADER_SIZE)
-        hdr[full] = np.ascontiguousarray(buf[idx]).view(_HEADER_DTYPE).ravel()
-    version = hdr["version"]
-    flags = hdr["flags"]
-    count = hdr["count"]
-    rate_code = (flags & Flags.RATE_MASK) >> Flags.RATE_SHIFT
-    ok = reasons == 0
-    reasons[ok & (version != PROTOCOL_VERSION)] = 2
-    ok = reasons == 0
-    reasons[ok & (rate_code == 3)] = 3
-    ok = reasons == 0
-    reasons[ok & (count == 0)] = 4
-    imu_flag = (flags & Flags.IMU).astype(bool)
-    expected = HEADER_SIZE + count.astype(np.int64) * np.where(imu_flag, PRESSURE_BYTES + IMU_BYTES, PRESSURE_BYTES)
-    ok = reasons == 0
-    reasons[ok & (lengths < expected)] = 5
-    reasons[ok & (lengths > expected)] = 6
-    valid = reasons == 0
-    rate_hz = np.where(valid, _RATE_BY_CODE[rate_code], 0)
+        head[full] = buf[starts[full, None] + np.arange(HEADER_SIZE)]
+    h = decode_headers(head, lengths)
+    valid = h.valid
+    imu_flag = h.has_imu
 
     # samples of the valid packets, grouped by sample size so each group's
     # data bytes reshape into one (m, size) block
-    vcount = count.astype(np.int64) * valid
+    vcount = h.count.astype(np.int64) * valid
     n_samples = int(vcount.sum())
     sample_packet = np.repeat(np.arange(n, dtype=np.int64), vcount)
-    first_index = hdr["first_index"].astype(np.int64)
     sample_start = np.zeros(n, dtype=np.int64)
     if n:
         np.cumsum(vcount[:-1], out=sample_start[1:])
-    sample_index = first_index[sample_packet] + (np.arange(n_samples, dtype=np.int64) - sample_start[sample_packet])
+    sample_index = h.first_index[sample_packet] + (np.arange(n_samples, dtype=np.int64) - sample_start[sample_packet])
     raw = np.empty((n_samples, N_SENSORS), dtype=np.uint16)
     has_imu = imu_flag[sample_packet]
     imu = np.zeros((n_samples, 6), dtype=np.int16) if has_imu.any() else None
@@ -467,20 +535,23 @@ def decode_packets(payloads: Sequence[bytes]) -> DecodedBatch:
             continue
         size = sample_size(imu=with_imu)
         data = _gather_regions(buf, starts[group] + HEADER_SIZE, lengths[group] - HEADER_SIZE).reshape(-1, size)
-        rows = has_imu == with_imu
-        raw[rows] = _unpack12(data[:, :PRESSURE_BYTES])
+        rows = np.flatnonzero(has_imu == with_imu)
+        if rows.size == n_samples:
+            _unpack12(data[:, :PRESSURE_BYTES], out=raw)
+        else:
+            raw[rows] = _unpack12(data[:, :PRESSURE_BYTES])
         if with_imu:
             imu[rows] = np.ascontiguousarray(data[:, PRESSURE_BYTES:]).view("<i2").reshape(-1, 6)
-    if (reasons > 0).any():
-        log.debug("decode_packets: %d of %d packets invalid", int((reasons > 0).sum()), n)
+    if (h.reasons > 0).any():
+        log.debug("decode_packets: %d of %d packets invalid", int((h.reasons > 0).sum()), n)
     return DecodedBatch(
-        reasons=reasons,
-        version=version,
-        flags=flags,
-        count=count,
-        first_index=first_index,
-        device_time_us=hdr["device_time_us"],
-        sampling_rate_hz=rate_hz,
+        reasons=h.reasons,
+        version=h.version,
+        flags=h.flags,
+        count=h.count,
+        first_index=h.first_index,
+        device_time_us=h.device_time_us,
+        sampling_rate_hz=h.sampling_rate_hz,
         sample_packet=sample_packet,
         sample_index=sample_index,
         raw=raw,

@@ -41,7 +41,11 @@ from ..errors import RecordingError, UnknownFormatError
 
 log = logging.getLogger("insole")
 
-__all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "RawRecording", "read_raw", "is_recording_file"]
+__all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "RawRecording", "RecordingReader", "SideHeaders", "read_raw",
+           "is_recording_file"]
+
+#: packets fetched per round trip when streaming payloads
+PAYLOAD_CHUNK = 2048
 
 FORMAT = "insole.recording/1"
 SUFFIX = ".insole"
@@ -179,6 +183,37 @@ class RecordingWriter:
         self.close()
 
 
+@dataclass(frozen=True)
+class SideHeaders:
+    """The first 15 bytes and the length of every packet of one side.
+
+    Attributes
+    ----------
+    host_time_ns : numpy.ndarray
+        int64 arrival times, ns since the start, arrival order.
+    header_bytes : numpy.ndarray
+        ``(n, 15)`` uint8, zero-padded for shorter packets.
+    lengths : numpy.ndarray
+        int64 full payload lengths.
+    """
+
+    host_time_ns: np.ndarray
+    header_bytes: np.ndarray
+    lengths: np.ndarray
+
+
+def _headers_from_payloads(host_time_ns: np.ndarray, payloads: list[bytes]) -> SideHeaders:
+    from ..protocol.packet import HEADER_SIZE
+
+    pad = bytes(HEADER_SIZE)
+    head = b"".join((p[:HEADER_SIZE] + pad)[:HEADER_SIZE] for p in payloads)
+    return SideHeaders(
+        host_time_ns=np.asarray(host_time_ns, dtype=np.int64),
+        header_bytes=np.frombuffer(head, dtype=np.uint8).reshape(len(payloads), HEADER_SIZE),
+        lengths=np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads)),
+    )
+
+
 @dataclass
 class RawRecording:
     """Everything a recording file holds, undecoded.
@@ -207,6 +242,108 @@ class RawRecording:
     damaged: bool = False
     skipped_rows: int = 0
 
+    # the packet-source interface shared with RecordingReader
+    def sides(self) -> list[str]:
+        return [s for s in SIDES if s in self.payloads]
+
+    def headers(self, side: str) -> SideHeaders:
+        return _headers_from_payloads(self.host_time_ns[side], self.payloads[side])
+
+    def iter_payloads(self, side: str, chunk: int = PAYLOAD_CHUNK) -> Iterable[list[bytes]]:
+        p = self.payloads[side]
+        for lo in range(0, len(p), chunk):
+            yield p[lo:lo + chunk]
+
+
+class RecordingReader:
+    """Stream a recording file side by side without holding all its bytes.
+
+    Offers the packet-source interface (``meta``, ``devices``, ``markers``,
+    ``damaged``, ``sides()``, ``headers(side)``, ``iter_payloads(side)``)
+    that :func:`insole.signals.build.decode_recording` reads, so loading a
+    long recording needs memory for one foot's codes at a time. A damaged
+    file falls back to :func:`read_raw`'s salvage, in memory.
+
+    Use as a context manager.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._conn = _open_checked(self.path)
+        self._fallback: RawRecording | None = None
+        try:
+            self.meta = _read_meta(self._conn, self.path)
+            self.devices = {side: json.loads(info) for side, info in self._conn.execute("SELECT side, info FROM devices")}
+            self.markers = _markers(self._conn.execute(
+                "SELECT id, host_time_ns, kind, name, data FROM markers ORDER BY id").fetchall())
+            self._codes = [r[0] for r in self._conn.execute("SELECT DISTINCT side FROM packets")]
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise
+            self._conn.close()
+            self._fallback = read_raw(self.path)
+            self.meta, self.devices, self.markers = self._fallback.meta, self._fallback.devices, self._fallback.markers
+        self.damaged = self._fallback.damaged if self._fallback else False
+
+    def sides(self) -> list[str]:
+        if self._fallback:
+            return self._fallback.sides()
+        return [s for s in SIDES if SIDE_CODE[s] in self._codes]
+
+    def headers(self, side: str) -> SideHeaders:
+        if self._fallback:
+            return self._fallback.headers(side)
+        try:
+            rows = self._conn.execute(
+                "SELECT host_time_ns, length(payload), substr(payload, 1, 15) FROM packets "
+                "WHERE side = ? ORDER BY id", (SIDE_CODE[side],)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise
+            return self._fall_back().headers(side)
+        if not rows:
+            return SideHeaders(np.zeros(0, np.int64), np.zeros((0, 15), np.uint8), np.zeros(0, np.int64))
+        times, lengths, heads = zip(*rows)
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if (lengths < 15).any():  # short (invalid) packets: pad their headers
+            heads = [(h + bytes(15))[:15] for h in heads]
+        return SideHeaders(
+            host_time_ns=np.asarray(times, dtype=np.int64),
+            header_bytes=np.frombuffer(b"".join(heads), dtype=np.uint8).reshape(len(rows), 15),
+            lengths=lengths,
+        )
+
+    def iter_payloads(self, side: str, chunk: int = PAYLOAD_CHUNK) -> Iterable[list[bytes]]:
+        if self._fallback:
+            yield from self._fallback.iter_payloads(side, chunk)
+            return
+        cur = self._conn.execute("SELECT payload FROM packets WHERE side = ? ORDER BY id", (SIDE_CODE[side],))
+        while True:
+            try:
+                rows = cur.fetchmany(chunk)
+            except sqlite3.DatabaseError as exc:
+                raise RecordingError(f"{self.path} is damaged part-way through its packets ({exc})") from None
+            if not rows:
+                return
+            yield [r[0] for r in rows]
+
+    def _fall_back(self) -> RawRecording:
+        log.warning("%s: reading failed part-way; salvaging what is intact", self.path)
+        self._conn.close()
+        self._fallback = read_raw(self.path)
+        self.damaged = self._fallback.damaged
+        return self._fallback
+
+    def close(self) -> None:
+        if self._fallback is None:
+            self._conn.close()
+
+    def __enter__(self) -> "RecordingReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def is_recording_file(path: str | os.PathLike) -> bool:
     """True when ``path`` starts like an SQLite database (cheap sniff)."""
@@ -231,27 +368,10 @@ def read_raw(path: str | os.PathLike) -> RawRecording:
         insole recording.
     """
     path = Path(path)
-    if not path.exists():
-        raise RecordingError(f"{path}: no such file")
-    if path.is_dir():
-        raise RecordingError(f"{path} is a folder, not a recording")
-    size = path.stat().st_size
-    if size == 0:
-        raise RecordingError(f"{path} is empty (0 bytes): the recording was never written")
-    if not is_recording_file(path):
-        raise UnknownFormatError(f"{path} is not an insole recording")
-    conn = _open(path)
+    conn = _open_checked(path)
     damaged = False
     try:
-        try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not {"meta", "packets"} <= tables:
-                raise UnknownFormatError(f"{path} is an SQLite file but not an insole recording")
-            meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-        except sqlite3.DatabaseError as exc:
-            raise RecordingError(f"{path} is damaged and its metadata cannot be read ({exc})") from None
-        if meta.get("format") != FORMAT:
-            raise UnknownFormatError(f"{path} is an SQLite file but not an insole recording")
+        meta = _read_meta(conn, path)
         try:
             devices = {side: json.loads(info) for side, info in conn.execute("SELECT side, info FROM devices")}
         except sqlite3.DatabaseError:
@@ -274,12 +394,54 @@ def read_raw(path: str | os.PathLike) -> RawRecording:
             if sel.size:
                 host[side] = time_arr[sel]
                 payloads[side] = [blobs[i] for i in sel] if sel.size != len(blobs) else list(blobs)
-    markers = [
-        {"host_time_ns": int(t), "kind": k, "name": n, "data": json.loads(d) if d else None}
-        for _, t, k, n, d in markers_rows
-    ]
+    markers = _markers(markers_rows)
     return RawRecording(meta=meta, devices=devices, host_time_ns=host, payloads=payloads, markers=markers,
                         damaged=damaged, skipped_rows=skipped + skipped_m)
+
+
+_DAMAGE_CODES = {10, 11, 26}  # SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """True for errors that mean a damaged file (not a bug in a query)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in _DAMAGE_CODES
+
+
+def _markers(rows: list[tuple]) -> list[dict[str, Any]]:
+    return [{"host_time_ns": int(t), "kind": k, "name": n, "data": json.loads(d) if d else None}
+            for _, t, k, n, d in rows]
+
+
+def _open_checked(path: Path) -> sqlite3.Connection:
+    """Open ``path`` as SQLite after the cheap checks (exists, not empty,
+    SQLite magic)."""
+    if not path.exists():
+        raise RecordingError(f"{path}: no such file")
+    if path.is_dir():
+        raise RecordingError(f"{path} is a folder, not a recording")
+    if path.stat().st_size == 0:
+        raise RecordingError(f"{path} is empty (0 bytes): the recording was never written")
+    if not is_recording_file(path):
+        raise UnknownFormatError(f"{path} is not an insole recording")
+    return _open(path)
+
+
+def _read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
+    """The meta table; raises when the file is not (or no longer) a recording."""
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"meta", "packets"} <= tables:
+            conn.close()
+            raise UnknownFormatError(f"{path} is an SQLite file but not an insole recording")
+        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise RecordingError(f"{path} is damaged and its metadata cannot be read ({exc})") from None
+    if meta.get("format") != FORMAT:
+        conn.close()
+        raise UnknownFormatError(f"{path} is an SQLite file but not an insole recording")
+    return meta
 
 
 def _open(path: Path) -> sqlite3.Connection:

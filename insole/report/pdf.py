@@ -64,9 +64,11 @@ def write_report(recordings: list[Recording], path: str | os.PathLike, *, subjec
         pdf.savefig(fig)
         for i, rec in enumerate(recordings, start=2):
             page = _page(f"{rec.meta.protocol.capitalize()} recording", subject, i)
-            force_over_time_figure(rec, ax=page.add_axes((0.1, 0.56, 0.85, 0.3)),
-                                   title="Force under each foot, whole recording")
-            if rec.meta.protocol in ("run", "walk") and rec.duration_s > 10:
+            gait = rec.meta.protocol in ("run", "walk")
+            force_over_time_figure(rec, ax=page.add_axes((0.1, 0.56, 0.85, 0.3)), mean_window_s=10.0 if gait else None,
+                                   title="Mean force under each foot over 10-s windows" if gait
+                                   else "Force under each foot, whole recording")
+            if gait and rec.duration_s > 10:
                 mid = rec.samples.index[len(rec.samples) // 2]
                 force_over_time_figure(rec, start_s=mid, end_s=mid + 4.0, ax=page.add_axes((0.1, 0.13, 0.85, 0.3)),
                                        title="Four seconds from the middle of the run")

@@ -1,17 +1,22 @@
 """Raw packets -> samples frame: decode, time, resample, force and COP.
 
-This is the decode stage of the pipeline: it takes a
-:class:`~insole.recording.store.RawRecording` and returns a
-:class:`~insole.model.Recording` whose samples frame follows
-ARCHITECTURE.md (index ``time_s``, columns ``(side, channel)``, gaps as NaN
-rows, never interpolated across), with a data-quality report.
+This is the decode stage of the pipeline. It reads a packet source (a
+:class:`~insole.recording.store.RecordingReader` streaming from a file, or an
+in-memory :class:`~insole.recording.store.RawRecording`) and returns a
+:class:`~insole.model.Recording` whose samples frame follows ARCHITECTURE.md
+(index ``time_s``, columns ``(side, channel)``, gaps as NaN rows, never
+interpolated across), with a data-quality report.
+
+Memory: timing comes from a pass over the packet headers only; then one foot
+at a time its codes are unpacked and resampled into the frame, so the peak
+is the frame plus one foot's 12-bit codes.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,6 +26,7 @@ from ..constants import (
     COP_Y,
     FORCE,
     IMU_CHANNELS,
+    N_SENSORS,
     SENSOR_CHANNELS,
     SIDES,
     STANDARD_GRAVITY_M_S2,
@@ -29,129 +35,136 @@ from ..constants import (
 from ..errors import RecordingError
 from ..model import DeviceInfo, Phase, Recording, RecordingMeta
 from ..protocol.layout import SensorLayout, reference_layout
-from ..protocol.packet import ACC_LSB_G, GYRO_LSB_DPS, decode_packets
-from ..recording.store import RawRecording
+from ..protocol.packet import ACC_LSB_G, GYRO_LSB_DPS, decode_headers, decode_packets
+from ..recording.store import SideHeaders
 from .forces import force_and_cop
-from .resample import grid_positions, interpolate_onto
+from .resample import PacketTimes, grid_rows, interpolate_rows
 from .timebase import ClockFit, fit_clock, unwrap_indices
 
 log = logging.getLogger("insole")
 
-__all__ = ["decode_recording", "FootSamples", "decode_foot"]
+__all__ = ["decode_recording", "FootTiming", "foot_timing"]
 
 #: COP threshold when the body mass is unknown, N
 DEFAULT_COP_MIN_FORCE_N = 20.0
 #: COP threshold as a share of body weight when the body mass is known
 COP_MIN_FORCE_BW = 0.05
 _EPOCH_STRIDE = 2**40
+_GRID_CHUNK = 16384
+
+
+class PacketSource(Protocol):
+    meta: dict[str, Any]
+    devices: dict[str, dict[str, Any]]
+    markers: list[dict[str, Any]]
+    damaged: bool
+
+    def sides(self) -> list[str]: ...
+    def headers(self, side: str) -> SideHeaders: ...
+    def iter_payloads(self, side: str): ...
 
 
 @dataclass(frozen=True)
-class FootSamples:
-    """One foot's decoded samples on its own drift-corrected time axis.
+class FootTiming:
+    """One foot's packets placed on the host clock, before any sample is
+    unpacked.
 
     Attributes
     ----------
-    t_s : numpy.ndarray
-        Sample times, seconds since the recording started (host clock),
-        strictly increasing.
-    index : numpy.ndarray
-        Unwrapped device sample index, offset by ``epoch * 2**40`` so that
-        samples of different device epochs are never consecutive.
-    raw : numpy.ndarray
-        ``(n, 16)`` uint16 pressure codes.
-    imu : numpy.ndarray or None
-        ``(n, 6)`` int16 IMU codes, or None.
+    times : PacketTimes
+        Kept packets sorted by time (duplicates removed).
+    keep_packet : numpy.ndarray
+        bool per packet in arrival order: decodable and at the recording's
+        rate. The code array holds the samples of these packets in arrival
+        order.
+    n_rows : int
+        Rows of the code array.
+    has_imu : bool
     quality : dict
-        Packets, invalid packets by reason, duplicates, loss, gaps, clock.
+        Packets, invalid packets by reason, duplicates, samples received and
+        expected, loss %, gaps, clock fits.
     """
 
-    t_s: np.ndarray
-    index: np.ndarray
-    raw: np.ndarray
-    imu: np.ndarray | None
+    times: PacketTimes
+    keep_packet: np.ndarray
+    n_rows: int
+    has_imu: bool
     quality: dict[str, Any]
 
+    @property
+    def empty(self) -> bool:
+        return self.times.count.size == 0
 
-def decode_foot(host_time_ns: np.ndarray, payloads: list[bytes], *, side: str,
-                sampling_rate_hz: float | None = None) -> FootSamples:
-    """Decode one foot's packets and give each sample its host time.
+
+def foot_timing(headers: SideHeaders, *, side: str, sampling_rate_hz: float | None = None) -> FootTiming:
+    """Validate one foot's packet headers, fit its clock, find loss and gaps.
 
     Parameters
     ----------
-    host_time_ns : numpy.ndarray
-        Arrival time of each packet, ns since the recording started.
-    payloads : list of bytes
-        The packets, in arrival order.
+    headers : SideHeaders
+        First bytes, lengths and arrival times of the foot's packets.
     side : str
         For messages and the quality report.
     sampling_rate_hz : float, optional
         Nominal rate; by default the most common rate in the packets.
     """
-    batch = decode_packets(payloads)
-    valid = batch.valid
-    quality: dict[str, Any] = {
-        "packets": int(len(payloads)),
-        "invalid_packets": batch.reason_counts(),
-    }
-    rates = batch.sampling_rate_hz[valid]
-    if rates.size == 0:
-        quality.update(samples_received=0, samples_expected=0, loss_pct=None, gaps=[], clock=[], duplicates=0)
-        return FootSamples(np.zeros(0), np.zeros(0, np.int64), np.zeros((0, 16), np.uint16), None, quality)
+    h = decode_headers(headers.header_bytes, headers.lengths)
+    valid = h.valid
+    quality: dict[str, Any] = {"packets": int(h.reasons.size), "invalid_packets": h.reason_counts()}
+    if not valid.any():
+        quality.update(sampling_rate_hz=sampling_rate_hz, samples_received=0, samples_expected=0, samples_lost=0,
+                       loss_pct=None, duplicates=0, device_restarts=0, gaps=[], clock=[])
+        empty = PacketTimes(*(np.zeros(0),) * 2, *(np.zeros(0, np.int64),) * 3)
+        return FootTiming(empty, valid, 0, False, quality)
     if sampling_rate_hz is None:
-        values, counts = np.unique(rates, return_counts=True)
+        values, counts = np.unique(h.sampling_rate_hz[valid], return_counts=True)
         sampling_rate_hz = float(values[np.argmax(counts)])
-    other_rate = valid & (batch.sampling_rate_hz != sampling_rate_hz)
-    if other_rate.any():
-        log.warning("%s: %d packets at another sampling rate than %g Hz are ignored", side,
-                    int(other_rate.sum()), sampling_rate_hz)
-        quality["invalid_packets"]["other sampling rate"] = int(other_rate.sum())
-        valid = valid & ~other_rate
+    keep = valid & (h.sampling_rate_hz == sampling_rate_hz)
+    if (valid & ~keep).any():
+        n_other = int((valid & ~keep).sum())
+        log.warning("%s: %d packets at another sampling rate than %g Hz are ignored", side, n_other, sampling_rate_hz)
+        quality["invalid_packets"]["other sampling rate"] = n_other
 
-    vpos = np.cumsum(valid) - 1  # position among valid packets
-    first_unwrapped, epoch = unwrap_indices(batch.first_index[valid], device_time_us=batch.device_time_us[valid],
-                                            sampling_rate_hz=sampling_rate_hz)
-    count = batch.count[valid].astype(np.int64)
-    arrival = np.asarray(host_time_ns, dtype=np.int64)[valid]
-
-    # clock fit per device epoch
+    first, epoch = unwrap_indices(h.first_index[keep], device_time_us=h.device_time_us[keep],
+                                  sampling_rate_hz=sampling_rate_hz)
+    count = h.count[keep].astype(np.int64)
+    arrival = headers.host_time_ns[keep]
     fits: list[ClockFit] = []
     for e in range(int(epoch.max()) + 1):
         sel = epoch == e
-        fits.append(fit_clock(first_unwrapped[sel] + count[sel] - 1, arrival[sel], sampling_rate_hz=sampling_rate_hz))
-
-    # per sample (samples of dropped packets removed)
-    keep = valid[batch.sample_packet]
-    pkt = vpos[batch.sample_packet[keep]]
-    offset_in_pkt = batch.sample_index[keep] - batch.first_index[batch.sample_packet[keep]]
-    s_index = first_unwrapped[pkt] + offset_in_pkt
-    s_epoch = epoch[pkt]
+        fits.append(fit_clock(first[sel] + count[sel] - 1, arrival[sel], sampling_rate_hz=sampling_rate_hz))
     offsets = np.array([f.offset_ns for f in fits])
     periods = np.array([f.period_ns for f in fits])
-    t_ns = offsets[s_epoch] + periods[s_epoch] * s_index
-    key = s_index + s_epoch * _EPOCH_STRIDE
-    order = np.lexsort((key, t_ns))
-    key_sorted = key[order]
-    dup = np.zeros(order.size, dtype=bool)
-    dup[1:] = key_sorted[1:] == key_sorted[:-1]
-    order = order[~dup]
-    t_s = t_ns[order] / 1e9
-    key = key[order]
-    raw = batch.raw[keep][order]
-    imu = batch.imu[keep][order] if batch.imu is not None else None
+    row_start = np.cumsum(count) - count  # arrival order
+    key = first + epoch * _EPOCH_STRIDE
+    t_first_ns = offsets[epoch] + periods[epoch] * first
 
-    # loss and gaps
-    step = np.diff(key)
+    order = np.lexsort((key, t_first_ns))
+    key_s, count_s = key[order], count[order]
+    covered = np.maximum.accumulate(key_s + count_s)
+    dup = np.zeros(order.size, dtype=bool)
+    dup[1:] = key_s[1:] < covered[:-1]  # repeats samples already held
+    order = order[~dup]
+    times = PacketTimes(
+        t_first_s=t_first_ns[order] / 1e9,
+        period_s=periods[epoch[order]] / 1e9,
+        key=key[order],
+        count=count[order],
+        row_start=row_start[order],
+    )
+
+    step = np.diff(times.key)
     same_epoch = step < _EPOCH_STRIDE // 2
-    missing = np.where(same_epoch, step - 1, 0)
+    missing = np.where(same_epoch, step - times.count[:-1], 0)
     gap_at = np.flatnonzero((missing > 0) | ~same_epoch)
+    t_last = times.t_last_s
     gaps = [
-        {"side": side, "start_s": float(t_s[i]), "end_s": float(t_s[i + 1]),
+        {"side": side, "start_s": float(t_last[i]), "end_s": float(times.t_first_s[i + 1]),
          "missing_samples": int(missing[i]) if same_epoch[i] else None,
-         "duration_s": float(t_s[i + 1] - t_s[i])}
+         "duration_s": float(times.t_first_s[i + 1] - t_last[i])}
         for i in gap_at
     ]
-    received = int(key.size)
+    received = int(times.count.sum())
     expected = received + int(missing.sum())
     quality.update(
         sampling_rate_hz=float(sampling_rate_hz),
@@ -165,88 +178,109 @@ def decode_foot(host_time_ns: np.ndarray, payloads: list[bytes], *, side: str,
         clock=[{"rate_ppm": f.rate_ppm, "latency_ms": f.latency_ms, "packets": f.n_packets,
                 "fallback": f.fallback} for f in fits],
     )
-    return FootSamples(t_s=t_s, index=key, raw=raw, imu=imu, quality=quality)
+    return FootTiming(times=times, keep_packet=keep, n_rows=int(count.sum()), has_imu=bool(h.has_imu[keep].any()),
+                      quality=quality)
 
 
-def decode_recording(raw: RawRecording, *, path: str = "") -> Recording:
-    """Decode a raw recording into the samples frame and its metadata.
+def _codes(source: PacketSource, side: str, timing: FootTiming) -> tuple[np.ndarray, np.ndarray | None]:
+    """Unpack one foot's kept samples, streaming its payloads in chunks."""
+    codes = np.empty((timing.n_rows, N_SENSORS), dtype=np.uint16)
+    imu = np.zeros((timing.n_rows, 6), dtype=np.int16) if timing.has_imu else None
+    row = pos = 0
+    for chunk in source.iter_payloads(side):
+        batch = decode_packets(chunk)
+        keep = timing.keep_packet[pos:pos + len(chunk)]
+        pos += len(chunk)
+        sel = keep[batch.sample_packet]
+        m = int(sel.sum())
+        codes[row:row + m] = batch.raw[sel] if m != sel.size else batch.raw
+        if imu is not None and batch.imu is not None:
+            imu[row:row + m] = batch.imu[sel]
+        row += m
+    if row != timing.n_rows:
+        raise RecordingError(f"{side}: the recording changed while it was read ({row} of {timing.n_rows} samples)")
+    return codes, imu
+
+
+def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
+    """Decode a packet source into the samples frame and its metadata.
 
     Raises
     ------
     RecordingError
         When neither foot has a single decodable sample.
     """
-    meta = _meta(raw)
+    meta = _meta(source)
     rate = meta.sampling_rate_hz or None
-    feet: dict[str, FootSamples] = {}
-    for side in SIDES:
-        if side in raw.payloads:
-            feet[side] = decode_foot(raw.host_time_ns[side], raw.payloads[side], side=side, sampling_rate_hz=rate)
-    feet = {s: f for s, f in feet.items() if f.t_s.size}
-    if not feet:
+    timings = {side: foot_timing(source.headers(side), side=side, sampling_rate_hz=rate) for side in source.sides()}
+    timings = {s: t for s, t in timings.items() if not t.empty}
+    if not timings:
         where = f"{path}: " if path else ""
         raise RecordingError(f"{where}the recording holds no decodable samples (was it stopped before streaming?)")
     if not rate:
-        rate = next(iter(feet.values())).quality["sampling_rate_hz"]
-        meta = _replace(meta, sampling_rate_hz=rate)
+        rate = next(iter(timings.values())).quality["sampling_rate_hz"]
+        meta = replace(meta, sampling_rate_hz=rate)
 
-    t_min = min(f.t_s[0] for f in feet.values())
-    t_max = max(f.t_s[-1] for f in feet.values())
+    t_min = min(t.times.t_first_s[0] for t in timings.values())
+    t_max = max(t.times.t_last_s.max() for t in timings.values())
     j0, j1 = int(np.ceil(t_min * rate - 1e-6)), int(np.floor(t_max * rate + 1e-6))
     grid = np.arange(j0, j1 + 1, dtype=np.float64) / rate
     body_weight_n = meta.body_mass_kg * STANDARD_GRAVITY_M_S2 if meta.body_mass_kg else None
     min_force_n = COP_MIN_FORCE_BW * body_weight_n if body_weight_n else DEFAULT_COP_MIN_FORCE_N
 
-    has_imu = any(f.imu is not None for f in feet.values())
+    has_imu = any(t.has_imu for t in timings.values())
     channels = list(SENSOR_CHANNELS) + [FORCE, COP_X, COP_Y] + (list(IMU_CHANNELS) if has_imu else [])
     n_ch = len(channels)
-    block = np.empty((grid.size, n_ch * len(feet)), dtype=np.float32)
-    quality: dict[str, Any] = {"sides": {}, "cop_min_force_n": min_force_n}
-    for i, (side, foot) in enumerate(feet.items()):
+    block = np.empty((grid.size, n_ch * len(timings)), dtype=np.float32)
+    for i, (side, timing) in enumerate(timings.items()):
         layout = _layout(meta, side)
+        codes, imu = _codes(source, side, timing)
         c0 = i * n_ch
-        k, w, ok = grid_positions(foot.t_s, foot.index, grid)
-        pressures = block[:, c0:c0 + 16]
-        interpolate_onto(foot.raw, k, w, ok, out=pressures, scale=layout.pressure_lsb_kpa)
-        force, cx, cy = force_and_cop(pressures, x_mm=layout.x_mm, y_mm=layout.y_mm, area_mm2=layout.area_mm2,
-                                      min_force_n=min_force_n)
-        block[:, c0 + 16] = force
-        block[:, c0 + 17] = cx
-        block[:, c0 + 18] = cy
-        if has_imu:
-            imu_out = block[:, c0 + 19:c0 + 25]
-            if foot.imu is None:
-                imu_out[:] = np.nan
-            else:
-                interpolate_onto(foot.imu, k, w, ok, out=imu_out)
-                imu_out[:, :3] *= np.float32(ACC_LSB_G)
-                imu_out[:, 3:] *= np.float32(GYRO_LSB_DPS)
-        quality["sides"][side] = foot.quality
-    columns = pd.MultiIndex.from_product([list(feet), channels], names=["side", "channel"])
+        for lo in range(0, grid.size, _GRID_CHUNK):
+            hi = min(lo + _GRID_CHUNK, grid.size)
+            ra, rb, w, ok = grid_rows(timing.times, grid[lo:hi])
+            p = interpolate_rows(codes, ra, rb, w, ok, scale=layout.pressure_lsb_kpa)
+            block[lo:hi, c0:c0 + N_SENSORS] = p
+            force, cx, cy = force_and_cop(p, x_mm=layout.x_mm, y_mm=layout.y_mm, area_mm2=layout.area_mm2,
+                                          min_force_n=min_force_n)
+            block[lo:hi, c0 + 16] = force
+            block[lo:hi, c0 + 17] = cx
+            block[lo:hi, c0 + 18] = cy
+            if has_imu:
+                if imu is None:
+                    block[lo:hi, c0 + 19:c0 + 25] = np.nan
+                else:
+                    v = interpolate_rows(imu, ra, rb, w, ok)
+                    v[:, :3] *= np.float32(ACC_LSB_G)
+                    v[:, 3:] *= np.float32(GYRO_LSB_DPS)
+                    block[lo:hi, c0 + 19:c0 + 25] = v
+        del codes, imu
+    columns = pd.MultiIndex.from_product([list(timings), channels], names=["side", "channel"])
     samples = pd.DataFrame(block, index=pd.Index(grid, name=TIME_INDEX), columns=columns, copy=False)
 
-    quality.update(_summary_quality(feet, raw))
+    quality: dict[str, Any] = {"sides": {s: t.quality for s, t in timings.items()}, "cop_min_force_n": min_force_n}
+    quality.update(_summary_quality(timings, source))
     end_s = float(grid[-1] + 1.0 / rate) if grid.size else 0.0
-    meta = _replace(meta, phases=tuple(_replace(p, end_s=min(p.end_s, end_s)) for p in meta.phases))
+    meta = replace(meta, phases=tuple(replace(p, end_s=min(p.end_s, end_s)) for p in meta.phases))
     return Recording(samples=samples, meta=meta, quality=quality, path=path)
 
 
-def _summary_quality(feet: dict[str, FootSamples], raw: RawRecording) -> dict[str, Any]:
+def _summary_quality(timings: dict[str, FootTiming], source: PacketSource) -> dict[str, Any]:
     q: dict[str, Any] = {
-        "packet_loss_pct": {s: f.quality["loss_pct"] for s, f in feet.items()},
-        "gaps": [g for f in feet.values() for g in f.quality["gaps"]],
-        "damaged_file": raw.damaged,
+        "packet_loss_pct": {s: t.quality["loss_pct"] for s, t in timings.items()},
+        "gaps": [g for t in timings.values() for g in t.quality["gaps"]],
+        "damaged_file": bool(source.damaged),
     }
-    if len(feet) == 2:
-        ppm = [feet[s].quality["clock"][0]["rate_ppm"] for s in SIDES]
+    if len(timings) == 2:
+        ppm = [timings[s].quality["clock"][0]["rate_ppm"] for s in SIDES]
         q["clock_drift_between_feet_ppm"] = ppm[1] - ppm[0]
     battery: dict[str, list] = {}
-    for m in raw.markers:
+    for side, info in source.devices.items():
+        if info.get("battery_pct") is not None:
+            battery.setdefault(side, []).append(info["battery_pct"])
+    for m in source.markers:
         if m["kind"] == "battery" and m["data"]:
             battery.setdefault(m["name"], []).append(m["data"].get("battery_pct"))
-    for side, info in raw.devices.items():
-        if info.get("battery_pct") is not None:
-            battery.setdefault(side, []).insert(0, info["battery_pct"])
     q["battery_pct"] = {s: {"first": v[0], "last": v[-1], "min": min(v)} for s, v in battery.items() if v}
     return q
 
@@ -259,10 +293,9 @@ def _layout(meta: RecordingMeta, side: str) -> SensorLayout:
     return reference_layout(side)
 
 
-def _meta(raw: RawRecording) -> RecordingMeta:
-    m = dict(raw.meta)
-    devices = {side: DeviceInfo.from_dict({"side": side, **info}) for side, info in raw.devices.items()}
-    phases = _phases(raw.markers)
+def _meta(source: PacketSource) -> RecordingMeta:
+    m = dict(source.meta)
+    devices = {side: DeviceInfo.from_dict({"side": side, **info}) for side, info in source.devices.items()}
     known = {"format", "source", "protocol", "sampling_rate_hz", "subject", "body_mass_kg", "started_utc",
              "app_version", "truth"}
     return RecordingMeta(
@@ -274,7 +307,7 @@ def _meta(raw: RawRecording) -> RecordingMeta:
         started_utc=str(m.get("started_utc", "")),
         app_version=str(m.get("app_version", "")),
         devices=devices,
-        phases=phases,
+        phases=_phases(source.markers),
         truth=m.get("truth"),
         extra={k: v for k, v in m.items() if k not in known},
     )
@@ -282,7 +315,7 @@ def _meta(raw: RawRecording) -> RecordingMeta:
 
 def _phases(markers: list[dict[str, Any]]) -> tuple[Phase, ...]:
     """Pair ``phase_start``/``phase_end`` markers into phases (an unclosed
-    phase ends at the next phase start or at infinity)."""
+    phase ends at the next phase start, or at the end of the recording)."""
     out: list[Phase] = []
     open_: dict[str, float] = {}
     for m in sorted((m for m in markers if m["kind"] in ("phase_start", "phase_end")),
@@ -297,9 +330,3 @@ def _phases(markers: list[dict[str, Any]]) -> tuple[Phase, ...]:
             out.append(Phase(m["name"], open_.pop(m["name"]), t))
     out.extend(Phase(name, start, float("inf")) for name, start in open_.items())
     return tuple(sorted(out, key=lambda p: p.start_s))
-
-
-def _replace(meta: RecordingMeta, **kw: Any) -> RecordingMeta:
-    from dataclasses import replace
-
-    return replace(meta, **kw)

@@ -4,92 +4,108 @@ Each foot's samples have their own drift-corrected times. The samples frame
 has one index for both feet, a uniform grid at the nominal rate, so each
 foot is linearly interpolated onto it between two CONSECUTIVE samples only:
 where a sample is missing, the grid points around it are NaN (a gap is
-never bridged). The shift this introduces is at most one sample period, and
-the interpolation keeps left and right aligned to well under a millisecond
-instead of the half-period of nearest-sample assignment.
+never bridged). Interpolation keeps left and right aligned to a fraction of
+a millisecond, where nearest-sample assignment would be off by up to half a
+sample period (2.5 ms at 200 Hz).
+
+Timing is held per packet (a packet's samples are consecutive), so mapping
+the grid costs a search over packets, not a sort of every sample.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["grid_positions", "interpolate_onto"]
+__all__ = ["PacketTimes", "grid_rows", "interpolate_rows"]
+
+_EXACT = 1e-6  # fraction of a period within which a grid point sits on a sample
 
 
-def grid_positions(t_s: np.ndarray, index: np.ndarray, grid_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where each grid time falls between this foot's samples.
+@dataclass(frozen=True)
+class PacketTimes:
+    """Sorted, de-duplicated packets of one foot on the host clock.
 
-    Parameters
+    Attributes
     ----------
-    t_s : numpy.ndarray
-        Sample times, seconds, strictly increasing.
-    index : numpy.ndarray
-        The samples' unwrapped device indices (consecutive = no sample lost).
-    grid_s : numpy.ndarray
-        Grid times, seconds, increasing.
+    t_first_s : numpy.ndarray
+        Time of each packet's first sample, seconds, increasing.
+    period_s : numpy.ndarray
+        Sample period of each packet's clock fit, seconds.
+    key : numpy.ndarray
+        int64 sample index of the first sample (epochs 2**40 apart, so
+        samples of different epochs are never consecutive).
+    count : numpy.ndarray
+        int64 samples in each packet.
+    row_start : numpy.ndarray
+        int64 row of each packet's first sample in the foot's code array.
+    """
+
+    t_first_s: np.ndarray
+    period_s: np.ndarray
+    key: np.ndarray
+    count: np.ndarray
+    row_start: np.ndarray
+
+    @property
+    def t_last_s(self) -> np.ndarray:
+        """Time of each packet's last sample, seconds."""
+        return self.t_first_s + (self.count - 1) * self.period_s
+
+
+def grid_rows(times: PacketTimes, grid_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each grid time, the two samples around it and the weight.
 
     Returns
     -------
-    k : numpy.ndarray
-        int64, the sample at or before each grid time (clipped into range).
+    row_a, row_b : numpy.ndarray
+        int64 rows of the samples before and after (equal when the grid time
+        sits on a sample).
     w : numpy.ndarray
-        float32 weight of sample ``k + 1`` (0 .. 1).
+        float32 weight of ``row_b`` (0 .. 1).
     ok : numpy.ndarray
-        bool, False where the grid time is outside the samples or its two
-        neighbours are not consecutive samples.
+        bool; False outside the samples and inside gaps.
     """
-    n = t_s.size
+    n = times.t_first_s.size
     if n == 0:
         z = np.zeros(grid_s.size, dtype=np.int64)
-        return z, z.astype(np.float32), np.zeros(grid_s.size, dtype=bool)
-    k = np.searchsorted(t_s, grid_s, side="right") - 1
-    inside = (k >= 0) & (k < n)
-    exact = inside & (t_s[np.clip(k, 0, n - 1)] == grid_s)
-    kc = np.clip(k, 0, max(n - 2, 0))
-    if n >= 2:
-        dt = t_s[kc + 1] - t_s[kc]
-        w = ((grid_s - t_s[kc]) / dt).astype(np.float32)
-        consecutive = (index[kc + 1] - index[kc]) == 1
-        ok = (k >= 0) & (k <= n - 2) & consecutive
-    else:
-        w = np.zeros(grid_s.size, dtype=np.float32)
-        ok = np.zeros(grid_s.size, dtype=bool)
-    # a grid point exactly on the last sample (or on a sample before a gap)
-    on_sample = exact & ~ok
-    w = np.where(on_sample, np.float32(0.0), w)
-    kc = np.where(on_sample, np.clip(k, 0, n - 1), kc)
-    return kc.astype(np.int64), w, ok | on_sample
+        return z, z, z.astype(np.float32), np.zeros(grid_s.size, dtype=bool)
+    p = np.searchsorted(times.t_first_s, grid_s, side="right") - 1
+    started = p >= 0
+    p = np.clip(p, 0, n - 1)
+    pos = (grid_s - times.t_first_s[p]) / times.period_s[p]
+    k = np.floor(pos + _EXACT).astype(np.int64)
+    w = np.clip(pos - k, 0.0, 1.0)
+    cnt = times.count[p]
+    nxt = np.minimum(p + 1, n - 1)
+    next_follows = (p + 1 < n) & (times.key[nxt] == times.key[p] + cnt)
+    within = started & (k >= 0) & (k <= cnt - 2)
+    at_last = started & (k == cnt - 1)
+    exact = w < _EXACT
+    row_a = times.row_start[p] + np.maximum(k, 0)
+    row_b = np.where(within, row_a + 1, np.where(at_last & next_follows, times.row_start[nxt], row_a))
+    ok = within | (at_last & (next_follows | exact))
+    w = np.where(ok & (within | next_follows), w, 0.0).astype(np.float32)
+    # rows of grid points outside the samples point anywhere valid; they are masked
+    return np.where(ok, row_a, 0), np.where(ok, row_b, 0), w, ok
 
 
-def interpolate_onto(values: np.ndarray, k: np.ndarray, w: np.ndarray, ok: np.ndarray, *,
-                     out: np.ndarray, scale: float = 1.0, chunk: int = 131072) -> None:
-    """Linear interpolation of ``values`` (samples x channels) into ``out``.
+def interpolate_rows(values: np.ndarray, row_a: np.ndarray, row_b: np.ndarray, w: np.ndarray, ok: np.ndarray,
+                     *, scale: float = 1.0) -> np.ndarray:
+    """``scale * ((1 - w) * values[row_a] + w * values[row_b])``, NaN where not ok.
 
-    Writes ``out[j] = scale * ((1 - w) * values[k] + w * values[k + 1])`` for
-    grid points where ``ok``, NaN elsewhere; in chunks to bound temporaries.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        ``(n_samples, n_channels)``, any numeric dtype.
-    out : numpy.ndarray
-        ``(n_grid, n_channels)`` float array (may be a column slice of a
-        larger block).
-    scale : float
-        Multiplied in (e.g. kPa per pressure code).
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(row_a), n_channels)`` float32.
     """
-    n = values.shape[0]
-    last = max(n - 1, 0)
-    for lo in range(0, k.size, chunk):
-        hi = min(lo + chunk, k.size)
-        kk = k[lo:hi]
-        ww = w[lo:hi, None]
-        a = values[kk].astype(np.float32)
-        b = values[np.minimum(kk + 1, last)].astype(np.float32)
-        b -= a
-        b *= ww
-        a += b
-        if scale != 1.0:
-            a *= np.float32(scale)
-        a[~ok[lo:hi]] = np.nan
-        out[lo:hi] = a
+    a = values[row_a].astype(np.float32)
+    b = values[row_b].astype(np.float32)
+    b -= a
+    b *= w[:, None]
+    a += b
+    if scale != 1.0:
+        a *= np.float32(scale)
+    a[~ok] = np.nan
+    return a

@@ -1,0 +1,67 @@
+"""Simulated people and insoles: seeded, deterministic, with ground truth.
+
+- :class:`~insole.sim.standing.StandingScenario`, :class:`~insole.sim.gait.GaitScenario`:
+  the body (true pressure under each sensor).
+- :class:`~insole.sim.device.InsoleModel`: the hardware and the link.
+- :func:`~insole.sim.session.simulate_recording`: both written to a file.
+"""
+
+from __future__ import annotations
+
+from ..errors import InsoleError
+from .base import Scenario
+
+__all__ = ["Scenario", "make_scenario", "DEFAULT_DURATION_S"]
+
+#: default durations of ``insole simulate``, seconds
+DEFAULT_DURATION_S = {"standing": 70.0, "run": 120.0, "walk": 120.0}
+
+
+def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: float = 0.0, seed: int = 0,
+                  body_mass_kg: float = 70.0) -> Scenario:
+    """The scenario behind ``insole simulate --scenario NAME``.
+
+    Parameters
+    ----------
+    name : str
+        ``"standing"``, ``"run"`` or ``"walk"``.
+    duration_s : float, optional
+        Total length, seconds (default :data:`DEFAULT_DURATION_S`). For
+        standing, what is left after the two foot lifts is split evenly
+        between eyes open and eyes closed.
+    asymmetry_pct : float
+        Symmetry index ``SI = 100 (R - L) / (0.5 (R + L))``, %, positive =
+        RIGHT larger. Standing: of the load (SI 8 -> left 48 %, right 52 %);
+        run and walk: of contact time, peak force and loading rate.
+    seed : int
+    body_mass_kg : float
+
+    Raises
+    ------
+    InsoleError
+        For options out of range (a user error on the command line).
+    """
+    from .gait import GaitScenario
+    from .standing import StandingScenario
+
+    duration_s = DEFAULT_DURATION_S.get(name, 0.0) if duration_s is None else duration_s
+    try:
+        if name == "standing":
+            left_pct = 50.0 - asymmetry_pct / 4.0
+            probe = StandingScenario(body_mass_kg=body_mass_kg, left_load_pct=left_pct, seed=seed)
+            overhead_s = probe.duration_s - probe.options["eyes_open_s"] - probe.options["eyes_closed_s"]
+            each_s = (duration_s - overhead_s) / 2.0
+            if each_s < 5.0:
+                raise ValueError(f"a standing test needs at least {overhead_s + 10:.0f} s "
+                                 f"({overhead_s:.0f} s of foot lifts, then eyes open and eyes closed)")
+            return StandingScenario(body_mass_kg=body_mass_kg, left_load_pct=left_pct, eyes_open_s=each_s,
+                                    eyes_closed_s=each_s, seed=seed)
+        if name in ("run", "walk"):
+            if duration_s < 5.0:
+                raise ValueError("a run or walk needs at least 5 s")
+            return GaitScenario(mode=name, duration_s=duration_s, body_mass_kg=body_mass_kg,
+                                contact_time_si_pct=asymmetry_pct, peak_force_si_pct=asymmetry_pct,
+                                loading_rate_si_pct=asymmetry_pct, seed=seed)
+    except ValueError as exc:
+        raise InsoleError(str(exc)) from None
+    raise InsoleError(f"unknown scenario {name!r}; use standing, run or walk")
