@@ -89,6 +89,9 @@ def cmd_info(args: argparse.Namespace) -> int:
                   f"{s['packets']} packets, loss {loss:.2f} %, {s['gaps']} gaps"
                   + (f", clock {s['clock_rate_ppm']:+.1f} ppm" if s['clock_rate_ppm'] is not None else "")
                   + (f", invalid {s['invalid_packets']}" if s['invalid_packets'] else ""))
+    if info["battery_pct"]:
+        con.print("  battery       " + ", ".join(f"{side} {b['first']}% -> {b['last']}%"
+                                                for side, b in info["battery_pct"].items()))
     if info["clock_drift_between_feet_ppm"] is not None:
         con.print(f"  feet clocks   {info['clock_drift_between_feet_ppm']:+.1f} ppm apart (corrected)")
     if info["phases"]:
