@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .analysis.load_share import load_share_by_phase, load_share_pct
 from .errors import InsoleError
-from .load import load
+from .loader import load
 from .model import Recording
 from .report.pdf import write_report
 from .sim import make_scenario

@@ -8,9 +8,10 @@ columns ``(side, channel)``. See ARCHITECTURE.md.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the decode stage, not by the data model
+    import pandas as pd
 
 __all__ = ["Phase", "DeviceInfo", "RecordingMeta", "Recording"]
 

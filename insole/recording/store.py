@@ -2,8 +2,8 @@
 
 Why SQLite: it is transactional (a committed packet survives ``kill -9``),
 ships with Python, and any SQLite tool can open the file. The writer runs
-in WAL mode and commits at least every ``commit_interval_s`` (0.5 s), so a
-crash loses at most the last half second; :meth:`RecordingWriter.close`
+in WAL mode and commits at least every ``commit_interval_s`` (0.25 s), so a
+crash loses at most the last quarter second; :meth:`RecordingWriter.close`
 checkpoints and switches back to a rollback journal so the finished file is
 one self-contained file.
 
@@ -46,6 +46,9 @@ __all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "RawRecording", "RecordingRead
 
 #: packets fetched per round trip when streaming payloads
 PAYLOAD_CHUNK = 2048
+#: rows whose types damage has changed are not packets: every packet query
+#: filters them the same way, so the header and payload passes agree
+_TYPED = "typeof(side) = 'integer' AND typeof(host_time_ns) = 'integer' AND typeof(payload) = 'blob'"
 
 FORMAT = "insole.recording/1"
 SUFFIX = ".insole"
@@ -76,7 +79,9 @@ class RecordingWriter:
     overwrite : bool
         Replace an existing file; otherwise an existing file is an error.
     commit_interval_s : float
-        Longest time between commits, seconds (what a crash can lose).
+        Longest time between commits, seconds (what a crash can lose). In WAL
+        mode with ``synchronous=NORMAL`` a commit is an append without fsync,
+        so committing often is cheap.
 
     Notes
     -----
@@ -84,7 +89,7 @@ class RecordingWriter:
     """
 
     def __init__(self, path: str | os.PathLike, *, meta: dict[str, Any] | None = None,
-                 overwrite: bool = False, commit_interval_s: float = 0.5) -> None:
+                 overwrite: bool = False, commit_interval_s: float = 0.25) -> None:
         self.path = Path(path)
         if self.path.exists():
             if not overwrite:
@@ -269,17 +274,24 @@ class RecordingReader:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._conn = _open_checked(self.path)
         self._fallback: RawRecording | None = None
         try:
+            self._conn = _open_checked(self.path)
+        except _Damaged:
+            self._fallback = read_raw(self.path)
+            self.meta, self.devices, self.markers = self._fallback.meta, self._fallback.devices, self._fallback.markers
+            self.damaged = True
+            return
+        try:
             self.meta = _read_meta(self._conn, self.path)
-            self.devices = {side: json.loads(info) for side, info in self._conn.execute("SELECT side, info FROM devices")}
+            self.devices = _devices(self._conn.execute("SELECT side, info FROM devices").fetchall(), self.path)
             self.markers = _markers(self._conn.execute(
                 "SELECT id, host_time_ns, kind, name, data FROM markers ORDER BY id").fetchall())
-            self._codes = [r[0] for r in self._conn.execute("SELECT DISTINCT side FROM packets")]
-        except sqlite3.DatabaseError as exc:
-            if not _is_damage(exc):
-                raise
+            self._codes = [r[0] for r in self._conn.execute(f"SELECT DISTINCT side FROM packets WHERE {_TYPED}")]
+        except (sqlite3.DatabaseError, RecordingError) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and not _is_damage(exc):
+                self._conn.close()
+                raise RecordingError(f"{self.path}: cannot read the recording ({exc})") from None
             self._conn.close()
             self._fallback = read_raw(self.path)
             self.meta, self.devices, self.markers = self._fallback.meta, self._fallback.devices, self._fallback.markers
@@ -296,10 +308,10 @@ class RecordingReader:
         try:
             rows = self._conn.execute(
                 "SELECT host_time_ns, length(payload), substr(payload, 1, 15) FROM packets "
-                "WHERE side = ? ORDER BY id", (SIDE_CODE[side],)).fetchall()
+                f"WHERE side = ? AND {_TYPED} ORDER BY id", (SIDE_CODE[side],)).fetchall()
         except sqlite3.DatabaseError as exc:
             if not _is_damage(exc):
-                raise
+                raise RecordingError(f"{self.path}: cannot read the recording ({exc})") from None
             return self._fall_back().headers(side)
         if not rows:
             return SideHeaders(np.zeros(0, np.int64), np.zeros((0, 15), np.uint8), np.zeros(0, np.int64))
@@ -317,7 +329,8 @@ class RecordingReader:
         if self._fallback:
             yield from self._fallback.iter_payloads(side, chunk)
             return
-        cur = self._conn.execute("SELECT payload FROM packets WHERE side = ? ORDER BY id", (SIDE_CODE[side],))
+        cur = self._conn.execute(f"SELECT payload FROM packets WHERE side = ? AND {_TYPED} ORDER BY id",
+                                 (SIDE_CODE[side],))
         while True:
             try:
                 rows = cur.fetchmany(chunk)
@@ -367,19 +380,35 @@ def read_raw(path: str | os.PathLike) -> RawRecording:
         The file is missing, empty, truncated before any data, or not an
         insole recording.
     """
+    import tempfile
+
     path = Path(path)
-    conn = _open_checked(path)
-    damaged = False
-    try:
-        meta = _read_meta(conn, path)
+    with tempfile.TemporaryDirectory(prefix="insole-repair-") as tmp:
         try:
-            devices = {side: json.loads(info) for side, info in conn.execute("SELECT side, info FROM devices")}
-        except sqlite3.DatabaseError:
-            devices, damaged = {}, True
-        rows, skipped = _read_rows(conn, "packets", "id, side, host_time_ns, payload")
-        markers_rows, skipped_m = _read_rows(conn, "markers", "id, host_time_ns, kind, name, data")
-    finally:
-        conn.close()
+            conn = _open_checked(path)
+            damaged = False
+        except _Damaged:
+            log.warning("%s is damaged (truncated?); reading the pages that are intact", path)
+            try:
+                conn = _open(_repaired_copy(path, Path(tmp)))
+            except _Damaged as exc:
+                raise RecordingError(f"{path} is damaged beyond repair ({exc})") from None
+            damaged = True
+        try:
+            try:
+                meta = _read_meta(conn, path)
+            except RecordingError:
+                if not damaged:
+                    raise
+                meta = _read_meta_salvaging(conn, path)
+            try:
+                devices = _devices(conn.execute("SELECT side, info FROM devices").fetchall(), path)
+            except sqlite3.DatabaseError:
+                devices, damaged = {}, True
+            rows, skipped = _read_rows(conn, "packets", "id, side, host_time_ns, payload", where=_TYPED)
+            markers_rows, skipped_m = _read_rows(conn, "markers", "id, host_time_ns, kind, name, data")
+        finally:
+            conn.close()
     damaged = damaged or skipped > 0 or skipped_m > 0
     if damaged:
         log.warning("%s is damaged: %d unreadable packet rows skipped; loading what is intact", path, skipped)
@@ -408,9 +437,51 @@ def _is_damage(exc: sqlite3.DatabaseError) -> bool:
     return code is not None and (code & 0xFF) in _DAMAGE_CODES
 
 
+def _text(value: Any) -> str | None:
+    """A TEXT column read as bytes (text_factory) -> str, or None if damaged."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _json(value: Any) -> tuple[bool, Any]:
+    """Parse a JSON TEXT column; ``(False, None)`` when damaged."""
+    text = _text(value)
+    if text is None:
+        return False, None
+    try:
+        return True, json.loads(text)
+    except ValueError:
+        return False, None
+
+
+def _devices(rows: list[tuple], path: Path) -> dict[str, dict[str, Any]]:
+    """Device rows; a damaged one is skipped with a warning."""
+    out = {}
+    for side, info in rows:
+        ok, value = _json(info)
+        side = _text(side)
+        if ok and side in SIDES and isinstance(value, dict):
+            out[side] = value
+        else:
+            log.warning("%s: a damaged device entry is skipped", path)
+    return out
+
+
 def _markers(rows: list[tuple]) -> list[dict[str, Any]]:
-    return [{"host_time_ns": int(t), "kind": k, "name": n, "data": json.loads(d) if d else None}
-            for _, t, k, n, d in rows]
+    """Marker rows; damaged ones (wrong types, broken JSON) are skipped."""
+    out = []
+    for _, t, k, n, d in rows:
+        kind, name = _text(k), _text(n)
+        ok, data = _json(d) if d is not None else (True, None)
+        if isinstance(t, int) and kind is not None and name is not None and ok:
+            out.append({"host_time_ns": t, "kind": kind, "name": name, "data": data})
+    return out
 
 
 def _open_checked(path: Path) -> sqlite3.Connection:
@@ -430,13 +501,17 @@ def _open_checked(path: Path) -> sqlite3.Connection:
 def _read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
     """The meta table; raises when the file is not (or no longer) a recording."""
     try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {_text(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not {"meta", "packets"} <= tables:
             conn.close()
             raise UnknownFormatError(f"{path} is an SQLite file but not an insole recording")
-        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        meta = {}
+        for k, v in conn.execute("SELECT key, value FROM meta"):
+            ok, value = _json(v)
+            if not ok or _text(k) is None:
+                raise RecordingError(f"{path} is damaged: its metadata cannot be read")
+            meta[_text(k)] = value
     except sqlite3.DatabaseError as exc:
-        conn.close()
         raise RecordingError(f"{path} is damaged and its metadata cannot be read ({exc})") from None
     if meta.get("format") != FORMAT:
         conn.close()
@@ -447,24 +522,81 @@ def _read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
 def _open(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(str(path), isolation_level=None)
+        conn.text_factory = bytes  # damage can leave invalid UTF-8 in TEXT columns: decode ourselves
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError:
         # read-only location: open without write access
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            conn.text_factory = bytes
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return conn
-        except sqlite3.DatabaseError as exc:
-            raise RecordingError(f"{path} cannot be opened as a recording ({exc})") from None
-    except sqlite3.DatabaseError as exc:
-        raise RecordingError(f"{path} is damaged beyond repair ({exc}); it may be truncated") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise RecordingError(f"{path} cannot be opened as a recording ({_message(exc)})") from None
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        # a damaged schema can even make SQLite's error message undecodable
+        raise _Damaged(_message(exc)) from None
 
 
-def _read_rows(conn: sqlite3.Connection, table: str, cols: str) -> tuple[list[tuple], int]:
+def _message(exc: Exception) -> str:
+    return "undecodable text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+
+
+class _Damaged(Exception):
+    """The file opened as SQLite but its structure is damaged."""
+
+
+_KNOWN_META_KEYS = ("format", "source", "protocol", "sampling_rate_hz", "subject", "body_mass_kg", "started_utc",
+                    "app_version", "truth")
+
+
+def _repaired_copy(path: Path, folder: Path) -> Path:
+    """A copy of a truncated database whose header agrees with its length.
+
+    SQLite trusts the page count in the header; a file cut short (an
+    interrupted copy, a full disk) then reads as malformed although most of
+    its pages are intact. The copy drops the partial last page and states the
+    real page count, so the intact pages can be read.
+    """
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or len(data) < page_size:
+        raise RecordingError(f"{path} is damaged beyond repair: not even its first page is intact")
+    n_pages = len(data) // page_size
+    del data[n_pages * page_size:]
+    data[28:32] = n_pages.to_bytes(4, "big")
+    out = folder / "repaired.sqlite"
+    out.write_bytes(data)
+    return out
+
+
+def _read_meta_salvaging(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
+    """The meta table read key by key, skipping values that cannot be read."""
+    try:
+        keys = [_text(r[0]) for r in conn.execute("SELECT key FROM meta")]
+    except sqlite3.DatabaseError:
+        keys = list(_KNOWN_META_KEYS)
+    meta: dict[str, Any] = {}
+    for key in keys:
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError:
+            log.warning("%s: metadata %r is damaged and skipped", path, key)
+            continue
+        ok, value = _json(row[0]) if row is not None else (False, None)
+        if ok:
+            meta[key] = value
+    if meta.get("format") != FORMAT:
+        raise RecordingError(f"{path} is damaged beyond repair: its metadata is lost")
+    return meta
+
+
+def _read_rows(conn: sqlite3.Connection, table: str, cols: str, *, where: str = "1") -> tuple[list[tuple], int]:
     """All rows of ``table`` in id order; on damage, salvage by id ranges."""
     try:
-        return conn.execute(f"SELECT {cols} FROM {table} ORDER BY id").fetchall(), 0
+        return conn.execute(f"SELECT {cols} FROM {table} WHERE {where} ORDER BY id").fetchall(), 0
     except sqlite3.DatabaseError:
         pass
     rows: list[tuple] = []
@@ -472,23 +604,27 @@ def _read_rows(conn: sqlite3.Connection, table: str, cols: str) -> tuple[list[tu
     chunk = 1024
     lo, empty_run = 1, 0
     while empty_run < 64:
-        got, bad = _salvage_range(conn, table, cols, lo, lo + chunk - 1)
+        got, bad = _salvage_range(conn, table, cols, where, lo, lo + chunk - 1)
         rows.extend(got)
         skipped += bad
-        empty_run = empty_run + 1 if not got and not bad else 0
+        # rows are numbered densely from 1: once many chunks in a row yield
+        # nothing (empty or unreadable), the rest of the table is gone
+        empty_run = empty_run + 1 if not got else 0
         lo += chunk
     return rows, skipped
 
 
-def _salvage_range(conn: sqlite3.Connection, table: str, cols: str, lo: int, hi: int) -> tuple[list[tuple], int]:
+def _salvage_range(conn: sqlite3.Connection, table: str, cols: str, where: str, lo: int,
+                   hi: int) -> tuple[list[tuple], int]:
     try:
-        return conn.execute(f"SELECT {cols} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", (lo, hi)).fetchall(), 0
-    except sqlite3.DatabaseError:
-        if hi - lo < 16:
+        return conn.execute(f"SELECT {cols} FROM {table} WHERE id BETWEEN ? AND ? AND {where} ORDER BY id",
+                            (lo, hi)).fetchall(), 0
+    except (sqlite3.DatabaseError, UnicodeDecodeError):
+        if hi - lo < 64:
             return [], hi - lo + 1
         mid = (lo + hi) // 2
-        a, na = _salvage_range(conn, table, cols, lo, mid)
-        b, nb = _salvage_range(conn, table, cols, mid + 1, hi)
+        a, na = _salvage_range(conn, table, cols, where, lo, mid)
+        b, nb = _salvage_range(conn, table, cols, where, mid + 1, hi)
         return a + b, na + nb
 
 

@@ -216,6 +216,8 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
     timings = {s: t for s, t in timings.items() if not t.empty}
     if not timings:
         where = f"{path}: " if path else ""
+        if source.damaged:
+            raise RecordingError(f"{where}the file is damaged (truncated?) and none of its samples could be recovered")
         raise RecordingError(f"{where}the recording holds no decodable samples (was it stopped before streaming?)")
     if not rate:
         rate = next(iter(timings.values())).quality["sampling_rate_hz"]
@@ -275,40 +277,73 @@ def _summary_quality(timings: dict[str, FootTiming], source: PacketSource) -> di
         ppm = [timings[s].quality["clock"][0]["rate_ppm"] for s in SIDES]
         q["clock_drift_between_feet_ppm"] = ppm[1] - ppm[0]
     battery: dict[str, list] = {}
+
+    def add(side: str, value: Any) -> None:
+        if side in SIDES and isinstance(value, (int, float)) and 0 <= value <= 100:
+            battery.setdefault(side, []).append(value)
+
     for side, info in source.devices.items():
-        if info.get("battery_pct") is not None:
-            battery.setdefault(side, []).append(info["battery_pct"])
+        add(side, info.get("battery_pct"))
     for m in source.markers:
-        if m["kind"] == "battery" and m["data"]:
-            battery.setdefault(m["name"], []).append(m["data"].get("battery_pct"))
+        if m["kind"] == "battery" and isinstance(m["data"], dict):
+            add(m["name"], m["data"].get("battery_pct"))
     q["battery_pct"] = {s: {"first": v[0], "last": v[-1], "min": min(v)} for s, v in battery.items() if v}
     return q
 
 
 def _layout(meta: RecordingMeta, side: str) -> SensorLayout:
+    """The insole's stored sensor layout, or the reference layout when none
+    is stored or the stored one is unusable (damaged file)."""
     dev = meta.devices.get(side)
     if dev is not None and dev.layout:
-        return SensorLayout.from_dict(dev.layout)
-    log.info("%s: no sensor layout stored; using the reference layout", side)
+        try:
+            layout = SensorLayout.from_dict(dev.layout)
+        except (KeyError, TypeError, ValueError):
+            layout = None
+        if layout is not None and _layout_ok(layout):
+            return layout
+        log.warning("%s: the stored sensor layout is damaged; using the reference layout", side)
+    else:
+        log.info("%s: no sensor layout stored; using the reference layout", side)
     return reference_layout(side)
+
+
+def _layout_ok(layout: SensorLayout) -> bool:
+    arrays = (layout.x_mm, layout.y_mm, layout.area_mm2)
+    return (all(a.shape == (N_SENSORS,) and np.isfinite(a).all() for a in arrays)
+            and bool((layout.area_mm2 > 0).all()) and 0 < layout.pressure_lsb_kpa < 100)
+
+
+def _positive(x: Any) -> float | None:
+    """A positive finite number from metadata, or None."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) and v > 0 else None
 
 
 def _meta(source: PacketSource) -> RecordingMeta:
     m = dict(source.meta)
-    devices = {side: DeviceInfo.from_dict({"side": side, **info}) for side, info in source.devices.items()}
+    devices = {}
+    for side, info in source.devices.items():
+        try:
+            devices[side] = DeviceInfo.from_dict({**info, "side": side})
+        except TypeError:
+            log.warning("%s: device information unreadable; ignored", side)
     known = {"format", "source", "protocol", "sampling_rate_hz", "subject", "body_mass_kg", "started_utc",
              "app_version", "truth"}
     return RecordingMeta(
         source=str(m.get("source", "unknown")),
         protocol=str(m.get("protocol", "unknown")),
-        sampling_rate_hz=float(m.get("sampling_rate_hz") or 0.0),
+        sampling_rate_hz=rate if (rate := _positive(m.get("sampling_rate_hz"))) in (50.0, 100.0, 200.0) else 0.0,
         subject=str(m.get("subject") or ""),
-        body_mass_kg=float(m["body_mass_kg"]) if m.get("body_mass_kg") else None,
+        body_mass_kg=_positive(m.get("body_mass_kg")),
         started_utc=str(m.get("started_utc", "")),
         app_version=str(m.get("app_version", "")),
         devices=devices,
         phases=_phases(source.markers),
-        truth=m.get("truth"),
+        truth=m.get("truth") if isinstance(m.get("truth"), dict) else None,
         extra={k: v for k, v in m.items() if k not in known},
     )
 

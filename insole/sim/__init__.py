@@ -41,12 +41,11 @@ def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: 
     InsoleError
         For options out of range (a user error on the command line).
     """
-    from .gait import GaitScenario
-    from .standing import StandingScenario
-
     duration_s = DEFAULT_DURATION_S.get(name, 0.0) if duration_s is None else duration_s
     try:
         if name == "standing":
+            from .standing import StandingScenario
+
             left_pct = 50.0 - asymmetry_pct / 4.0
             probe = StandingScenario(body_mass_kg=body_mass_kg, left_load_pct=left_pct, seed=seed)
             overhead_s = probe.duration_s - probe.options["eyes_open_s"] - probe.options["eyes_closed_s"]
@@ -57,6 +56,8 @@ def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: 
             return StandingScenario(body_mass_kg=body_mass_kg, left_load_pct=left_pct, eyes_open_s=each_s,
                                     eyes_closed_s=each_s, seed=seed)
         if name in ("run", "walk"):
+            from .gait import GaitScenario
+
             if duration_s < 5.0:
                 raise ValueError("a run or walk needs at least 5 s")
             return GaitScenario(mode=name, duration_s=duration_s, body_mass_kg=body_mass_kg,

@@ -30,7 +30,6 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
 from ..constants import REGIONS, STANDARD_GRAVITY_M_S2
 from ..model import Phase
@@ -79,6 +78,8 @@ def _oscillator_noise(rng: np.random.Generator, n: int, dt_s: float, freq_hz: fl
     else:
         a1 = -2.0 * r
     burn = int(np.ceil(12.0 / (damping * w * dt_s)))
+    from scipy.signal import lfilter  # imported here: scipy.signal takes 0.5 s to import
+
     x = lfilter([1.0], [1.0, a1, r * r], rng.standard_normal(n + burn))[burn:]
     x -= x.mean()
     return x / x.std()
