@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
-
-from .errors import RecordingError, UnknownFormatError
+from .errors import UnknownFormatError
 from .model import Recording
+from .paths import require_file
 from .recording.store import RecordingReader, is_recording_file
 from .signals.build import decode_recording
 
@@ -41,13 +40,7 @@ def load(path: str | os.PathLike) -> Recording:
     UnknownFormatError
         A file of a format `insole` cannot read.
     """
-    p = Path(path)
-    if not p.exists():
-        raise RecordingError(f"{p}: no such file")
-    if p.is_dir():
-        raise RecordingError(f"{p} is a folder; give a recording file")
-    if p.stat().st_size == 0:
-        raise RecordingError(f"{p} is empty (0 bytes)")
+    p = require_file(path)
     if is_recording_file(p):
         with RecordingReader(p) as source:
             return decode_recording(source, path=str(p))

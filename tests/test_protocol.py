@@ -139,7 +139,7 @@ def test_decode_packets_all_vectors_at_once():
     assert batch.raw.tolist() == raw
     assert batch.sample_index.tolist() == index
     assert batch.sample_packet.tolist() == packet_of
-    assert batch.has_imu.tolist() == has_imu
+    assert batch.sample_has_imu.tolist() == has_imu
     assert batch.imu is not None and batch.imu.tolist() == imu
     assert (batch.sampling_rate_hz[~batch.valid] == 0).all()
     counts = batch.reason_counts()
@@ -457,7 +457,7 @@ def test_decode_packets_random_lists(payloads):
     assert batch.raw.shape == (n, 16)
     assert batch.sample_index.size == n
     assert batch.sample_packet.size == n
-    assert batch.has_imu.size == n
+    assert batch.sample_has_imu.size == n
     if batch.imu is not None:
         assert batch.imu.shape == (n, 6)
     # consistent with decoding one at a time

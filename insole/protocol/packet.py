@@ -357,63 +357,6 @@ def decode_packet(payload: bytes) -> DecodedPacket:
 
 
 @dataclass(frozen=True)
-class DecodedBatch:
-    """Many packets decoded at once (vectorised).
-
-    Packet-level arrays have one entry per input payload (invalid ones
-    included, with their reason); sample-level arrays hold the samples of the
-    valid packets in input order.
-
-    Attributes
-    ----------
-    reasons : numpy.ndarray
-        uint8 per packet: 0 valid, else a key of :data:`REASONS`.
-    version, flags, count : numpy.ndarray
-        uint8 per packet (0 where the header was short).
-    first_index : numpy.ndarray
-        int64 per packet, 0 .. 2**32-1.
-    device_time_us : numpy.ndarray
-        uint64 per packet.
-    sampling_rate_hz : numpy.ndarray
-        int64 per packet (0 where invalid).
-    sample_packet : numpy.ndarray
-        int64 per sample: position of its packet in the input.
-    sample_index : numpy.ndarray
-        int64 per sample: first_index + k, NOT reduced modulo 2**32 (the
-        caller unwraps across packets).
-    raw : numpy.ndarray
-        ``(n_samples, 16)`` uint16 pressure codes.
-    imu : numpy.ndarray or None
-        ``(n_samples, 6)`` int16, rows of samples without IMU are 0; None when
-        no valid packet had the IMU block.
-    has_imu : numpy.ndarray
-        bool per sample.
-    """
-
-    reasons: np.ndarray
-    version: np.ndarray
-    flags: np.ndarray
-    count: np.ndarray
-    first_index: np.ndarray
-    device_time_us: np.ndarray
-    sampling_rate_hz: np.ndarray
-    sample_packet: np.ndarray
-    sample_index: np.ndarray
-    raw: np.ndarray
-    imu: np.ndarray | None
-    has_imu: np.ndarray = field(repr=False)
-
-    @property
-    def valid(self) -> np.ndarray:
-        return self.reasons == 0
-
-    def reason_counts(self) -> dict[str, int]:
-        """Invalid packets counted by reason (empty when all are valid)."""
-        codes, counts = np.unique(self.reasons[self.reasons > 0], return_counts=True)
-        return {REASONS[int(c)]: int(k) for c, k in zip(codes, counts)}
-
-
-@dataclass(frozen=True)
 class PacketHeaders:
     """Headers of many packets, validated (vectorised).
 
@@ -451,6 +394,35 @@ class PacketHeaders:
         """Invalid packets counted by reason (empty when all are valid)."""
         codes, counts = np.unique(self.reasons[self.reasons > 0], return_counts=True)
         return {REASONS[int(c)]: int(k) for c, k in zip(codes, counts)}
+
+
+@dataclass(frozen=True)
+class DecodedBatch(PacketHeaders):
+    """Many packets decoded at once (vectorised): their headers (all of
+    :class:`PacketHeaders`, one entry per input payload, invalid ones
+    included) and the samples of the valid packets in input order.
+
+    Attributes
+    ----------
+    sample_packet : numpy.ndarray
+        int64 per sample: position of its packet in the input.
+    sample_index : numpy.ndarray
+        int64 per sample: first_index + k, NOT reduced modulo 2**32 (the
+        caller unwraps across packets).
+    raw : numpy.ndarray
+        ``(n_samples, 16)`` uint16 pressure codes.
+    imu : numpy.ndarray or None
+        ``(n_samples, 6)`` int16, rows of samples without IMU are 0; None when
+        no valid packet had the IMU block.
+    sample_has_imu : numpy.ndarray
+        bool per sample.
+    """
+
+    sample_packet: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    sample_index: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    raw: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    imu: np.ndarray | None = field(default=None, repr=False)
+    sample_has_imu: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
 
 def decode_headers(header_bytes: np.ndarray, lengths: np.ndarray) -> PacketHeaders:
@@ -544,20 +516,8 @@ def decode_packets(payloads: Sequence[bytes]) -> DecodedBatch:
             imu[rows] = np.ascontiguousarray(data[:, PRESSURE_BYTES:]).view("<i2").reshape(-1, 6)
     if (h.reasons > 0).any():
         log.debug("decode_packets: %d of %d packets invalid", int((h.reasons > 0).sum()), n)
-    return DecodedBatch(
-        reasons=h.reasons,
-        version=h.version,
-        flags=h.flags,
-        count=h.count,
-        first_index=h.first_index,
-        device_time_us=h.device_time_us,
-        sampling_rate_hz=h.sampling_rate_hz,
-        sample_packet=sample_packet,
-        sample_index=sample_index,
-        raw=raw,
-        imu=imu,
-        has_imu=has_imu,
-    )
+    return DecodedBatch(**vars(h), sample_packet=sample_packet, sample_index=sample_index, raw=raw, imu=imu,
+                        sample_has_imu=has_imu)
 
 
 def _gather_regions(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..constants import SIDE_CODE, SIDE_FROM_CODE, SIDES
 from ..errors import RecordingError, UnknownFormatError
+from ..paths import require_file
 
 log = logging.getLogger("insole")
 
@@ -487,12 +488,7 @@ def _markers(rows: list[tuple]) -> list[dict[str, Any]]:
 def _open_checked(path: Path) -> sqlite3.Connection:
     """Open ``path`` as SQLite after the cheap checks (exists, not empty,
     SQLite magic)."""
-    if not path.exists():
-        raise RecordingError(f"{path}: no such file")
-    if path.is_dir():
-        raise RecordingError(f"{path} is a folder, not a recording")
-    if path.stat().st_size == 0:
-        raise RecordingError(f"{path} is empty (0 bytes): the recording was never written")
+    require_file(path)
     if not is_recording_file(path):
         raise UnknownFormatError(f"{path} is not an insole recording")
     return _open(path)

@@ -87,6 +87,29 @@ def _solve_tilt(f0: np.ndarray, tx: np.ndarray, ty: np.ndarray, x: np.ndarray, y
     return f0 * (1.0 + a[:, None] * (x[None, :] - mx[:, None]) + b[:, None] * (y[None, :] - my[:, None]))
 
 
+def _shared_tilt(b0: np.ndarray, tx: np.ndarray, ty: np.ndarray, x: np.ndarray,
+                 y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tilt coefficients of one shared base pattern ``b0`` (summing to 1).
+
+    The pattern ``b0 * (1 + a*dx + b*dy)``, with ``dx, dy`` the sensor
+    positions relative to ``b0``'s own COP, keeps its sum and moves its COP
+    linearly in ``(a, b)``; the 2x2 system is solved per target, elementwise.
+
+    Returns
+    -------
+    a, b : numpy.ndarray
+        ``(n,)`` coefficients that put the COP on ``(tx, ty)``.
+    dx, dy : numpy.ndarray
+        ``(n_sensors,)`` sensor offsets from the base COP, mm.
+    """
+    mx, my = b0 @ x, b0 @ y
+    dx, dy = x - mx, y - my
+    cxx, cyy, cxy = b0 @ (dx * dx), b0 @ (dy * dy), b0 @ (dx * dy)
+    det = cxx * cyy - cxy * cxy
+    rx, ry = tx - mx, ty - my
+    return (cyy * rx - cxy * ry) / det, (cxx * ry - cxy * rx) / det, dx, dy
+
+
 def tilt_fractions(
     base_frac: np.ndarray,
     cop_x_mm: np.ndarray,
@@ -125,14 +148,8 @@ def tilt_fractions(
     base = np.asarray(base_frac, dtype=np.float64)
     if base.ndim == 1:
         b0 = base / base.sum()
-        # fast path: moments of one shared pattern, tilt = b0 + a*u + b*v
-        mx, my = b0 @ x, b0 @ y
-        dx, dy = x - mx, y - my
-        cxx, cyy, cxy = b0 @ (dx * dx), b0 @ (dy * dy), b0 @ (dx * dy)
-        det = cxx * cyy - cxy * cxy
-        rx, ry = tx - mx, ty - my
-        a = (cyy * rx - cxy * ry) / det
-        bb = (cxx * ry - cxy * rx) / det
+        # fast path: one shared pattern, tilt = b0 * (1 + a*dx + b*dy)
+        a, bb, dx, dy = _shared_tilt(b0, tx, ty, x, y)
         frac = b0 + a[:, None] * (b0 * dx) + bb[:, None] * (b0 * dy)
     else:
         b0 = base / base.sum(axis=1, keepdims=True)
@@ -263,13 +280,7 @@ def distribute_kpa(
     b0 = np.asarray(base_frac, dtype=np.float64)
     b0 = b0 / b0.sum()
     k = 1000.0 / np.asarray(area_mm2, dtype=np.float64)
-    mx, my = b0 @ x, b0 @ y
-    dx, dy = x - mx, y - my
-    cxx, cyy, cxy = b0 @ (dx * dx), b0 @ (dy * dy), b0 @ (dx * dy)
-    det = cxx * cyy - cxy * cxy
-    rx, ry = tx - mx, ty - my
-    a = (cyy * rx - cxy * ry) / det
-    b = (cxx * ry - cxy * rx) / det
+    a, b, dx, dy = _shared_tilt(b0, tx, ty, x, y)
     # elementwise (not a matrix product) so that every sample's value is
     # the same whatever the chunking of the call
     p = np.multiply.outer(force, b0 * k)
