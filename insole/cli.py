@@ -84,9 +84,10 @@ def cmd_info(args: argparse.Namespace) -> int:
               + (f", {info['body_mass_kg']:g} kg" if info['body_mass_kg'] else ""))
     for side, s in info["sides"].items():
         dev = s["device"] or {}
-        loss = s["packet_loss_pct"]
-        con.print(f"  {side:<6}        {dev.get('name', '?')} fw {dev.get('firmware_revision', '?')}, "
-                  f"{s['packets']} packets, loss {loss:.2f} %, {s['gaps']} gaps"
+        loss = s["packet_loss_pct"] or 0.0
+        what = (f"{dev.get('name', '?')} fw {dev.get('firmware_revision', '?')}, {s['packets']} packets"
+                if s["packets"] is not None else f"{s['samples_received']} samples")
+        con.print(f"  {side:<6}        {what}, loss {loss:.2f} %, {s['gaps']} gaps"
                   + (f", clock {s['clock_rate_ppm']:+.1f} ppm" if s['clock_rate_ppm'] is not None else "")
                   + (f", invalid {s['invalid_packets']}" if s['invalid_packets'] else ""))
     if info["battery_pct"]:
@@ -109,6 +110,42 @@ def cmd_export(args: argparse.Namespace) -> int:
     rec = load(args.file)
     out = export_samples(rec, args.output, to=args.to)
     _console().print(f"wrote {out}: {len(rec.samples)} rows x {rec.samples.shape[1]} channels")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from . import analyze, load
+
+    result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg)
+    data = result.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, default=_json_default))
+        return 0
+    con = _console()
+    con.print(f"[bold]{args.file}[/bold]  ({data['protocol']})")
+    st = result.standing
+    if st is not None:
+        con.print(f"  {st.verdict}")
+        for p in st.phases:
+            sway = p.sway or {}
+            con.print(f"  {p.name:<12} left {p.left_load_pct:5.1f} % / right {p.right_load_pct:5.1f} %  "
+                      f"(95 % CI {p.ci95_left_load_pct[0]:.1f}-{p.ci95_left_load_pct[1]:.1f}), "
+                      f"sway {sway.get('mean_velocity_mm_s', float('nan')):.1f} mm/s, "
+                      f"ellipse {sway.get('ellipse95_area_mm2', float('nan')):.0f} mm2")
+        if st.eyes_closed_shift_pp is not None:
+            lo, hi = st.ci95_eyes_closed_shift_pp
+            towards = "left" if st.eyes_closed_shift_pp > 0 else "right"
+            con.print(f"  eyes closed moved {abs(st.eyes_closed_shift_pp):.1f} points of load to the {towards} "
+                      f"(95 % CI {lo:+.1f} to {hi:+.1f}; positive = to the left)")
+        if st.romberg:
+            con.print(f"  Romberg ratio (eyes closed / open): velocity {st.romberg['mean_velocity']:.2f}, "
+                      f"ellipse area {st.romberg['ellipse95_area']:.2f}")
+        con.print(f"  calibration: {st.calibration.note}")
+        for w in st.warnings:
+            con.print(f"  [yellow]note: {w}[/yellow]")
+    loss = data["quality"]["packet_loss_pct"]
+    if loss:
+        con.print("  packet loss " + ", ".join(f"{s} {v:.2f} %" for s, v in loss.items() if v is not None))
     return 0
 
 
@@ -167,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("file")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
+
+    a = sub.add_parser("analyze", help="metrics: load share, sway, eyes-closed effect (standing)")
+    a.add_argument("file", help="a recording or an importable file (format detected by content)")
+    a.add_argument("--protocol", choices=("standing", "run", "walk", "auto"), default="auto")
+    a.add_argument("--body-mass-kg", type=float, default=None, metavar="KG", help="overrides the file's body mass")
+    a.add_argument("--json", action="store_true", help="the documented JSON object on stdout")
+    a.set_defaults(func=cmd_analyze)
 
     e = sub.add_parser("export", help="the samples table as CSV or Parquet")
     e.add_argument("file")

@@ -54,6 +54,8 @@ def export_samples(recording: Recording, path: str | os.PathLike, *, to: str) ->
         raise InsoleError(f"folder {path.parent} does not exist")
     flat = flat_samples(recording)
     if to == "csv":
+        # time with fixed decimals (exact to 1 us at any length); values to 6 significant digits
+        flat["time_s"] = flat["time_s"].map("{:.6f}".format)
         flat.to_csv(path, index=False, float_format="%.6g")
     else:
         flat.to_parquet(path, index=False)

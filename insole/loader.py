@@ -1,8 +1,8 @@
 """``insole.load``: open any supported file as a :class:`~insole.model.Recording`.
 
-Files are recognised by their content, not only their extension. Today:
-the project's own recording files. Importers for other formats enter here
-and produce the same samples frame.
+Files are recognised by their content, not their extension: the project's
+own recording files, and the formats of :mod:`insole.importers` (generic
+per-foot CSV), which produce the same samples frame.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 import os
 from .errors import UnknownFormatError
 from .model import Recording
+from .importers import import_file, sniff
 from .paths import require_file
 from .recording.store import RecordingReader, is_recording_file
 from .signals.build import decode_recording
@@ -44,4 +45,8 @@ def load(path: str | os.PathLike) -> Recording:
     if is_recording_file(p):
         with RecordingReader(p) as source:
             return decode_recording(source, path=str(p))
-    raise UnknownFormatError(f"{p}: not a format insole can read (expected an .insole recording)")
+    fmt = sniff(p)
+    if fmt is not None:
+        return import_file(p, fmt)
+    raise UnknownFormatError(f"{p}: not a format insole can read (an .insole recording, or a CSV with the "
+                             f"columns time_s, left_force_n, right_force_n)")

@@ -1,0 +1,1 @@
+"""Analyses: standing balance (and gait, growing here)."""

@@ -34,10 +34,9 @@ from ..constants import (
 )
 from ..errors import RecordingError
 from ..model import DeviceInfo, Phase, Recording, RecordingMeta
-from ..protocol.layout import SensorLayout, reference_layout
 from ..protocol.packet import ACC_LSB_G, GYRO_LSB_DPS, decode_headers, decode_packets
 from ..recording.store import SideHeaders
-from .forces import force_and_cop
+from .forces import force_and_cop, layout_for
 from .resample import PacketTimes, grid_rows, interpolate_rows
 from .timebase import ClockFit, fit_clock, unwrap_indices
 
@@ -235,7 +234,7 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
     n_ch = len(channels)
     block = np.empty((grid.size, n_ch * len(timings)), dtype=np.float32)
     for i, (side, timing) in enumerate(timings.items()):
-        layout = _layout(meta, side)
+        layout = layout_for(meta, side)
         codes, imu = _codes(source, side, timing)
         c0 = i * n_ch
         for lo in range(0, grid.size, _GRID_CHUNK):
@@ -291,29 +290,6 @@ def _summary_quality(timings: dict[str, FootTiming], source: PacketSource) -> di
     return q
 
 
-def _layout(meta: RecordingMeta, side: str) -> SensorLayout:
-    """The insole's stored sensor layout, or the reference layout when none
-    is stored or the stored one is unusable (damaged file)."""
-    dev = meta.devices.get(side)
-    if dev is not None and dev.layout:
-        try:
-            layout = SensorLayout.from_dict(dev.layout)
-        except (KeyError, TypeError, ValueError):
-            layout = None
-        if layout is not None and _layout_ok(layout):
-            return layout
-        log.warning("%s: the stored sensor layout is damaged; using the reference layout", side)
-    else:
-        log.info("%s: no sensor layout stored; using the reference layout", side)
-    return reference_layout(side)
-
-
-def _layout_ok(layout: SensorLayout) -> bool:
-    arrays = (layout.x_mm, layout.y_mm, layout.area_mm2)
-    return (all(a.shape == (N_SENSORS,) and np.isfinite(a).all() for a in arrays)
-            and bool((layout.area_mm2 > 0).all()) and 0 < layout.pressure_lsb_kpa < 100)
-
-
 def _positive(x: Any) -> float | None:
     """A positive finite number from metadata, or None."""
     try:
@@ -344,7 +320,7 @@ def _meta(source: PacketSource) -> RecordingMeta:
         devices=devices,
         phases=_phases(source.markers),
         truth=m.get("truth") if isinstance(m.get("truth"), dict) else None,
-        extra={k: v for k, v in m.items() if k not in known},
+        extra={"cop_frame": "foot", **{k: v for k, v in m.items() if k not in known}},
     )
 
 

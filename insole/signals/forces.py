@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-__all__ = ["force_and_cop"]
+from ..constants import N_SENSORS
+from ..model import RecordingMeta
+from ..protocol.layout import SensorLayout, reference_layout
+
+log = logging.getLogger("insole")
+
+__all__ = ["force_and_cop", "layout_for"]
 
 
 def force_and_cop(pressure_kpa: np.ndarray, *, x_mm: np.ndarray, y_mm: np.ndarray, area_mm2: np.ndarray,
@@ -38,3 +46,26 @@ def force_and_cop(pressure_kpa: np.ndarray, *, x_mm: np.ndarray, y_mm: np.ndarra
     cop_x[low] = np.nan
     cop_y[low] = np.nan
     return force.astype(np.float32), cop_x.astype(np.float32), cop_y.astype(np.float32)
+
+
+def layout_for(meta: RecordingMeta, side: str) -> SensorLayout:
+    """The insole's stored sensor layout, or the reference layout when none
+    is stored or the stored one is unusable (damaged file)."""
+    dev = meta.devices.get(side)
+    if dev is not None and dev.layout:
+        try:
+            layout = SensorLayout.from_dict(dev.layout)
+        except (KeyError, TypeError, ValueError):
+            layout = None
+        if layout is not None and _layout_ok(layout):
+            return layout
+        log.warning("%s: the stored sensor layout is damaged; using the reference layout", side)
+    else:
+        log.info("%s: no sensor layout stored; using the reference layout", side)
+    return reference_layout(side)
+
+
+def _layout_ok(layout: SensorLayout) -> bool:
+    arrays = (layout.x_mm, layout.y_mm, layout.area_mm2)
+    return (all(a.shape == (N_SENSORS,) and np.isfinite(a).all() for a in arrays)
+            and bool((layout.area_mm2 > 0).all()) and 0 < layout.pressure_lsb_kpa < 100)

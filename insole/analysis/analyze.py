@@ -1,0 +1,137 @@
+"""``insole.analyze``: one call from a recording to the documented result."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..constants import FORCE, SIDES
+from ..errors import InsoleError
+from ..model import Recording
+from .standing import StandingOptions, StandingResult, analyze_standing
+
+log = logging.getLogger("insole")
+
+__all__ = ["AnalysisResult", "analyze", "detect_protocol", "SCHEMA", "PROTOCOLS"]
+
+SCHEMA = "insole.analysis/1"
+PROTOCOLS = ("auto", "standing", "run", "walk")
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything ``insole analyze`` reports.
+
+    Attributes
+    ----------
+    protocol : str
+        ``standing``, ``run`` or ``walk``.
+    standing : StandingResult or None
+    gait : None
+        (the running and walking analysis fills this)
+    quality : dict
+        Data quality: packet loss per foot, gaps, clock drift between the
+        feet, battery, calibration.
+    """
+
+    protocol: str
+    standing: StandingResult | None
+    gait: Any
+    quality: dict[str, Any]
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of INTERFACE.md (NaN and infinity become null)."""
+        return _clean({
+            "schema": SCHEMA,
+            "protocol": self.protocol,
+            "source": self.source,
+            "standing": self.standing.to_dict() if self.standing else None,
+            "gait": self.gait.to_dict() if self.gait is not None else None,
+            "quality": self.quality,
+        })
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def detect_protocol(recording: Recording) -> str:
+    """``standing``, ``run`` or ``walk``: from the metadata when it says, else
+    from the forces (standing keeps both feet loaded; gait unloads each foot
+    for a good share of the time, running also both at once)."""
+    if recording.meta.protocol in ("standing", "run", "walk"):
+        return recording.meta.protocol
+    s = recording.samples
+    if not set(SIDES) <= set(recording.sides):
+        raise InsoleError("cannot tell the protocol with one foot only; give --protocol")
+    f = np.column_stack([s[(side, FORCE)].to_numpy(dtype=np.float64) for side in SIDES])
+    f = f[np.isfinite(f).all(axis=1)]
+    if f.size == 0:
+        raise InsoleError("the recording has no samples with both feet")
+    level = 0.1 * np.percentile(f.sum(axis=1), 50)
+    unloaded = f < level
+    if unloaded.any(axis=1).mean() < 0.2:
+        return "standing"
+    return "run" if unloaded.all(axis=1).mean() > 0.05 else "walk"
+
+
+def _quality(recording: Recording) -> dict[str, Any]:
+    q = recording.quality
+    return {
+        "packet_loss_pct": q.get("packet_loss_pct", {}),
+        "gaps": q.get("gaps", []),
+        "clock_drift_between_feet_ppm": q.get("clock_drift_between_feet_ppm"),
+        "battery_pct": q.get("battery_pct", {}),
+        "damaged_file": q.get("damaged_file", False),
+        "duration_s": recording.duration_s,
+        "sampling_rate_hz": recording.meta.sampling_rate_hz,
+    }
+
+
+def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float | None = None,
+            standing_options: StandingOptions | None = None) -> AnalysisResult:
+    """Analyse a recording.
+
+    Parameters
+    ----------
+    recording : Recording
+        From :func:`insole.load`.
+    protocol : str
+        ``auto`` (from the metadata, else from the forces), ``standing``,
+        ``run`` or ``walk``.
+    body_mass_kg : float, optional
+        Overrides the recording's body mass.
+    standing_options : StandingOptions, optional
+
+    Returns
+    -------
+    AnalysisResult
+        ``.to_dict()`` is the JSON of ``insole analyze --json``.
+    """
+    if protocol not in PROTOCOLS:
+        raise InsoleError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
+    if protocol == "auto":
+        protocol = detect_protocol(recording)
+    if body_mass_kg is not None and not body_mass_kg > 0:
+        raise InsoleError(f"body mass must be a positive number of kg; got {body_mass_kg}")
+    quality = _quality(recording)
+    if protocol == "standing":
+        standing = analyze_standing(recording, options=standing_options, body_mass_kg=body_mass_kg)
+        quality["calibration"] = standing.calibration.to_dict()
+        return AnalysisResult(protocol="standing", standing=standing, gait=None, quality=quality,
+                              source=recording.path)
+    raise InsoleError(f"the {protocol} analysis (steps, contact times, asymmetry) is not available in this "
+                      "version; `insole analyze --protocol standing` works on standing recordings")

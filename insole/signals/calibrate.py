@@ -1,0 +1,225 @@
+"""Zeroing and body-weight calibration (SCIENCE.md, pre-processing).
+
+- Zeroing: each sensor's baseline is its median while its foot is in the
+  air (the guided standing test lifts each foot in turn: phases
+  ``lift_left`` and ``lift_right``); it is subtracted from that sensor.
+- Calibration: while one foot is lifted, the other carries the whole body
+  weight, so each insole gets its own gain ``BW / mean(F)``. This removes a
+  gain mismatch between the insoles, which would otherwise shift the left
+  share by about ``25 * e`` points for a mismatch ``e`` (SCIENCE.md). Without
+  the lifts, a common factor ``BW / mean(F_L + F_R)`` over quiet two-legged
+  standing puts forces in body weights but cannot correct a mismatch.
+
+Every function returns a new recording; the input is never changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..constants import COP_X, COP_Y, FORCE, LEFT, RIGHT, SENSOR_CHANNELS, SIDES, STANDARD_GRAVITY_M_S2
+from ..errors import InsoleError
+from ..model import Phase, Recording
+from .forces import force_and_cop, layout_for
+
+log = logging.getLogger("insole")
+
+__all__ = ["Calibration", "LIFT_PHASES", "unloaded_baselines", "subtract_baselines", "calibrate"]
+
+#: phase in which each foot is in the air
+LIFT_PHASES = {LEFT: "lift_left", RIGHT: "lift_right"}
+#: the other foot's: while the left is lifted, the right carries everything
+_CARRIER = {LEFT: RIGHT, RIGHT: LEFT}
+CALIBRATION_METHODS = ("auto", "single_leg", "body_weight", "none")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What was done to the forces, for the report's methods page.
+
+    Attributes
+    ----------
+    method : str
+        ``"single_leg"``, ``"body_weight"`` or ``"none"``.
+    gains : dict
+        Side -> factor the force was multiplied by.
+    zeroed : bool
+        Whether sensor baselines were subtracted.
+    baseline_n : dict
+        Side -> force the subtracted baselines amounted to, N.
+    body_weight_n : float or None
+        Body weight used (from the body mass), N.
+    two_leg_sum_bw : float or None
+        Mean of ``F_L + F_R`` over quiet standing after calibration, in body
+        weights: 1.0 when the insoles are right (real ones read 1.2-1.4 x
+        before calibration).
+    note : str
+        Plain words for the report.
+    """
+
+    method: str
+    gains: dict[str, float] = field(default_factory=dict)
+    zeroed: bool = False
+    baseline_n: dict[str, float] = field(default_factory=dict)
+    body_weight_n: float | None = None
+    two_leg_sum_bw: float | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "gains": self.gains, "zeroed": self.zeroed, "baseline_n": self.baseline_n,
+                "body_weight_n": self.body_weight_n, "two_leg_sum_bw": self.two_leg_sum_bw, "note": self.note}
+
+
+def _phase(recording: Recording, name: str) -> Phase | None:
+    return next((p for p in recording.meta.phases if p.name == name), None)
+
+
+def _window(recording: Recording, phase: Phase, settle_s: float) -> np.ndarray:
+    t = recording.samples.index.to_numpy()
+    return (t >= phase.start_s + settle_s) & (t < phase.end_s)
+
+
+def unloaded_baselines(recording: Recording, *, settle_s: float = 0.5) -> dict[str, np.ndarray]:
+    """Per-sensor baselines of each foot while it is lifted, kPa.
+
+    Parameters
+    ----------
+    recording : Recording
+        Needs per-sensor channels and the phases ``lift_left`` /
+        ``lift_right``; a foot without its lift phase is left out.
+    settle_s : float
+        Seconds dropped at the start of each lift phase.
+
+    Returns
+    -------
+    dict
+        Side -> ``(16,)`` median pressure of each sensor, kPa.
+    """
+    out = {}
+    for side in recording.sides:
+        phase = _phase(recording, LIFT_PHASES[side])
+        if phase is None or (side, SENSOR_CHANNELS[0]) not in recording.samples.columns:
+            continue
+        sel = _window(recording, phase, settle_s)
+        p = recording.samples.loc[sel, [(side, c) for c in SENSOR_CHANNELS]].to_numpy(dtype=np.float64)
+        if np.isfinite(p).all(axis=1).sum() >= 10:
+            out[side] = np.nanmedian(p, axis=0)
+    return out
+
+
+def subtract_baselines(recording: Recording, baselines: dict[str, np.ndarray]) -> Recording:
+    """A new recording with each sensor's baseline subtracted and the foot's
+    force and centre of pressure recomputed. Values may become slightly
+    negative (noise around zero); they are not clipped, so means stay
+    unbiased."""
+    samples = recording.samples.copy()
+    for side, base in baselines.items():
+        cols = [(side, c) for c in SENSOR_CHANNELS]
+        p = samples[cols].to_numpy(dtype=np.float32) - base.astype(np.float32)
+        layout = layout_for(recording.meta, side)
+        force, cx, cy = force_and_cop(p, x_mm=layout.x_mm, y_mm=layout.y_mm, area_mm2=layout.area_mm2,
+                                      min_force_n=recording.quality.get("cop_min_force_n", 20.0))
+        samples[cols] = p
+        samples[(side, FORCE)] = force
+        samples[(side, COP_X)] = cx
+        samples[(side, COP_Y)] = cy
+    return replace(recording, samples=samples)
+
+
+def _scaled(recording: Recording, gains: dict[str, float]) -> Recording:
+    samples = recording.samples.copy()
+    for side, g in gains.items():
+        cols = [(side, c) for c in (*SENSOR_CHANNELS, FORCE) if (side, c) in samples.columns]
+        samples[cols] = samples[cols] * np.float32(g)
+    return replace(recording, samples=samples)
+
+
+def _mean_force(recording: Recording, side: str, sel: np.ndarray) -> float:
+    f = recording.samples[(side, FORCE)].to_numpy(dtype=np.float64)[sel]
+    return float(np.nanmean(f)) if np.isfinite(f).any() else float("nan")
+
+
+def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: str = "auto", zero: bool = True,
+              body_mass_kg: float | None = None, settle_s: float = 0.5) -> tuple[Recording, Calibration]:
+    """Zero the sensors and calibrate the forces of a standing recording.
+
+    Parameters
+    ----------
+    recording : Recording
+    quiet_phases : tuple of Phase
+        Two-legged quiet standing (for the ``body_weight`` method and the
+        check after calibration).
+    method : str
+        ``"auto"``: ``single_leg`` when both lift phases exist, else
+        ``body_weight`` when the body mass is known, else ``none``.
+    zero : bool
+        Subtract the sensors' baselines from the lift phases first.
+    body_mass_kg : float, optional
+        Overrides the recording's body mass.
+    settle_s : float
+        Seconds dropped at the start of each lift phase.
+
+    Returns
+    -------
+    (Recording, Calibration)
+    """
+    if method not in CALIBRATION_METHODS:
+        raise InsoleError(f"calibration must be one of {', '.join(CALIBRATION_METHODS)}; got {method!r}")
+    mass = body_mass_kg or recording.meta.body_mass_kg
+    bw = mass * STANDARD_GRAVITY_M_S2 if mass else None
+    baseline_n: dict[str, float] = {}
+    zeroed = False
+    if zero:
+        baselines = unloaded_baselines(recording, settle_s=settle_s)
+        if baselines:
+            for side, b in baselines.items():
+                area = layout_for(recording.meta, side).area_mm2
+                baseline_n[side] = float(b @ area / 1000.0)
+            recording = subtract_baselines(recording, baselines)
+            zeroed = True
+    lifts = {side: _phase(recording, LIFT_PHASES[side]) for side in SIDES}
+    have_lifts = all(lifts.values()) and set(recording.sides) == set(SIDES)
+    if method == "auto":
+        method = "single_leg" if have_lifts else ("body_weight" if bw else "none")
+    gains: dict[str, float] = {}
+    if method == "single_leg":
+        if not have_lifts:
+            raise InsoleError("single-leg calibration needs the phases lift_left and lift_right "
+                              "(the guided standing test records them)")
+        # while the left foot is lifted the right one carries the body weight
+        carried = {_CARRIER[s]: _mean_force(recording, _CARRIER[s], _window(recording, lifts[s], settle_s))
+                   for s in SIDES}
+        target = bw if bw else float(np.mean(list(carried.values())))
+        gains = {side: target / f for side, f in carried.items()}
+        note = ("each insole calibrated while it carried the whole body weight (the other foot lifted)"
+                if bw else "insoles matched to each other while each carried the whole body (body mass unknown)")
+    elif method == "body_weight":
+        if not bw:
+            raise InsoleError("body-weight calibration needs the body mass (--body-mass-kg)")
+        sel = np.zeros(len(recording.samples), dtype=bool)
+        for p in quiet_phases:
+            sel |= _window(recording, p, 0.0)
+        total = sum(_mean_force(recording, s, sel) for s in recording.sides)
+        g = bw / total
+        gains = {side: g for side in recording.sides}
+        note = "one common factor so that quiet two-legged standing sums to body weight; a gain mismatch between the insoles is not corrected"
+    else:
+        note = "forces as recorded (not calibrated)"
+    gains = {s: float(g) for s, g in gains.items()}
+    if gains:
+        if not all(np.isfinite(g) and g > 0 for g in gains.values()):
+            raise InsoleError("calibration failed: a foot carried no force while the other was lifted")
+        recording = _scaled(recording, gains)
+    two_leg = None
+    if bw and quiet_phases and set(recording.sides) == set(SIDES):
+        sel = np.zeros(len(recording.samples), dtype=bool)
+        for p in quiet_phases:
+            sel |= _window(recording, p, 0.0)
+        two_leg = float(sum(_mean_force(recording, s, sel) for s in SIDES) / bw)
+    log.info("calibration %s gains %s zeroed %s", method, gains, zeroed)
+    return recording, Calibration(method=method, gains=gains, zeroed=zeroed, baseline_n=baseline_n,
+                                  body_weight_n=bw, two_leg_sum_bw=two_leg, note=note)
