@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .analysis.load_share import load_share_by_phase, load_share_pct
+from .analysis.analyze import analyze
+from .analysis.load_share import load_share_pct
 from .errors import InsoleError
 from .loader import load
 from .model import Recording
@@ -22,11 +23,15 @@ from .sim.session import default_insoles, simulate_recording
 
 log = logging.getLogger("insole")
 
-__all__ = ["DemoResult", "run_demo", "DEMO_STANDING_SI_PCT", "DEMO_RUN_SI_PCT"]
+__all__ = ["DemoResult", "run_demo", "DEMO_LEFT_LOAD_PCT", "DEMO_EYES_CLOSED_SHIFT_PP", "DEMO_RUN_SI_PCT"]
 
-#: the demo's built-in asymmetries (symmetry index, %, positive = right larger)
-DEMO_STANDING_SI_PCT = -16.0   # left foot carries 54 %
+#: the demo's built-in asymmetries: standing, 53 % on the left with the eyes
+#: open and 4 points more with them closed; running, a symmetry index of 8 %
+#: (right larger) on contact time, peak force and loading rate
+DEMO_LEFT_LOAD_PCT = 53.0
+DEMO_EYES_CLOSED_SHIFT_PP = 4.0
 DEMO_RUN_SI_PCT = 8.0
+DEMO_BODY_MASS_KG = 70.0
 DEMO_SUBJECT = "Demo Runner"
 
 
@@ -43,14 +48,19 @@ def _favoured(left_pct: float) -> str:
     return f"{side} foot carries {abs(diff):.1f} points more"
 
 
-def summarise(rec: Recording) -> tuple[str, list[str]]:
+def summarise(rec: Recording, result=None) -> tuple[str, list[str]]:
     """Plain-language lines for the summary page and the terminal."""
     loss = rec.quality["packet_loss_pct"]
     quality = "packet loss " + ", ".join(f"{s} {v:.2f} %" for s, v in loss.items() if v is not None)
     if rec.meta.protocol == "standing":
-        shares = load_share_by_phase(rec.samples, tuple(p for p in rec.meta.phases if p.name.startswith("eyes")))
-        lines = [f"{r.name.replace('_', ' ')}: left {r.left_load_pct:.1f} % / right {r.right_load_pct:.1f} % "
-                 f"({_favoured(r.left_load_pct)})" for r in shares.itertuples()]
+        st = (result or analyze(rec)).standing
+        lines = [st.verdict]
+        lines += [f"{p.name.replace('_', ' ')}: left {p.left_load_pct:.1f} % / right {p.right_load_pct:.1f} %, "
+                  f"sway {p.sway['mean_velocity_mm_s']:.1f} mm/s" for p in st.phases if p.sway]
+        if st.eyes_closed_shift_pp is not None:
+            lines.append(f"closing the eyes moved {abs(st.eyes_closed_shift_pp):.1f} points of load to the "
+                         f"{'left' if st.eyes_closed_shift_pp > 0 else 'right'}; Romberg ratio of sway velocity "
+                         f"{st.romberg['mean_velocity']:.2f}")
         return "Standing test", lines + [quality]
     left = load_share_pct(rec.samples)
     return (f"{rec.meta.protocol.capitalize()} ({rec.duration_s:.0f} s)",
@@ -72,8 +82,11 @@ def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | N
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InsoleError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
+    from .sim.standing import StandingScenario
+
     runs = [
-        ("standing.insole", make_scenario("standing", duration_s=None, asymmetry_pct=DEMO_STANDING_SI_PCT, seed=1)),
+        ("standing.insole", StandingScenario(left_load_pct=DEMO_LEFT_LOAD_PCT, eyes_closed_shift_pp=DEMO_EYES_CLOSED_SHIFT_PP,
+                                             body_mass_kg=DEMO_BODY_MASS_KG, seed=1)),
         ("run.insole", make_scenario("run", duration_s=90.0, asymmetry_pct=DEMO_RUN_SI_PCT, seed=2)),
     ]
     paths = []
@@ -84,11 +97,12 @@ def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | N
                                   progress=(lambda d, t, s=step: progress(s, d, t)) if progress else None).path
         paths.append(path)
     recordings = [load(p) for p in paths]
-    summary = [summarise(r) for r in recordings]
+    analyses = [analyze(r) if r.meta.protocol == "standing" else None for r in recordings]
+    summary = [summarise(r, a) for r, a in zip(recordings, analyses)]
     if progress:
         progress("writing the report", 0, 1)
     report = write_report(recordings, out_dir / "report.pdf", subject=DEMO_SUBJECT,
-                          summaries=[{"title": t, "lines": lines} for t, lines in summary])
+                          summaries=[{"title": t, "lines": lines} for t, lines in summary], analyses=analyses)
     if progress:
         progress("writing the report", 1, 1)
     return DemoResult(recordings=paths, report=report, summary=summary)

@@ -1,4 +1,8 @@
-"""Load share between the feet (SCIENCE.md, quiet standing).
+"""Load share between the feet over a stretch of time (SCIENCE.md).
+
+The standing analysis (:mod:`insole.analysis.standing`) adds phases,
+calibration, filtering and confidence intervals; this is the bare ratio,
+used where no analysis applies yet (a run's overall share).
 
 ``left_load_pct = 100 * mean(F_L) / mean(F_L + F_R)`` over a stretch of
 time; right = 100 - left. Positive asymmetry (right minus left) means the
@@ -11,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..constants import FORCE, LEFT, RIGHT
-from ..model import Phase
 
-__all__ = ["load_share_pct", "load_share_by_phase"]
+__all__ = ["load_share_pct"]
 
 
 def load_share_pct(samples: pd.DataFrame, *, start_s: float = -np.inf, end_s: float = np.inf) -> float:
@@ -36,20 +39,3 @@ def load_share_pct(samples: pd.DataFrame, *, start_s: float = -np.inf, end_s: fl
     if not both.any() or total <= 0:
         return float("nan")
     return float(100.0 * fl[both].sum() / total)
-
-
-def load_share_by_phase(samples: pd.DataFrame, phases: tuple[Phase, ...], *, settle_s: float = 3.0) -> pd.DataFrame:
-    """Load share in each phase, dropping the first ``settle_s`` seconds.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per phase: ``name``, ``start_s``, ``end_s``,
-        ``left_load_pct``, ``right_load_pct``.
-    """
-    rows = []
-    for p in phases:
-        left = load_share_pct(samples, start_s=p.start_s + settle_s, end_s=p.end_s)
-        rows.append({"name": p.name, "start_s": p.start_s, "end_s": p.end_s,
-                     "left_load_pct": left, "right_load_pct": 100.0 - left})
-    return pd.DataFrame(rows, columns=["name", "start_s", "end_s", "left_load_pct", "right_load_pct"])

@@ -207,6 +207,16 @@ def _verdict(left: float, ci: tuple[float, float], band: tuple[float, float], si
             f"typical {a:g}-{b:g} % band: the {side} side is favoured.")
 
 
+def _phase_note(r: PhaseResult) -> str:
+    when = {"eyes_open": "With the eyes open", "eyes_closed": "With the eyes closed"}.get(
+        r.name, f"In {r.name.replace('_', ' ')}")
+    lo, hi = r.ci95_left_load_pct
+    if r.favored_side == "none":
+        return f"{when} the share stays within the typical band (left {r.left_load_pct:.1f} %)."
+    share = r.left_load_pct if r.favored_side == LEFT else r.right_load_pct
+    return f"{when} the {r.favored_side} side is favoured ({share:.1f} % of the weight)."
+
+
 def _longest_finite_run(mask: np.ndarray) -> slice:
     edges = np.flatnonzero(np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8)))
     if edges.size == 0:
@@ -327,9 +337,13 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
         shift_ci = percentile_ci(ec.replicates - eo.replicates)
         if eo.sway and ec.sway:
             romberg = romberg_ratios(eo.sway, ec.sway)
+    verdict = _verdict(left_all, ci_all, band, side)
+    for r in results:  # a phase that disagrees with the pooled verdict is worth a sentence of its own
+        if r.favored_side != side and len(results) > 1:
+            verdict += " " + _phase_note(r)
     return StandingResult(
         phases=tuple(results), left_load_pct=left_all, right_load_pct=100.0 - left_all, ci95_left_load_pct=ci_all,
-        favored_side=side, verdict=_verdict(left_all, ci_all, band, side), eyes_closed_shift_pp=shift,
+        favored_side=side, verdict=verdict, eyes_closed_shift_pp=shift,
         ci95_eyes_closed_shift_pp=shift_ci, romberg=romberg, calibration=cal, options=o,
         warnings=tuple(warnings), series=series,
     )

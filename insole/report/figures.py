@@ -122,11 +122,7 @@ def load_share_figure(result: "StandingResult", *, ax: Axes | None = None,
     ax.set_ylim(50.0 - span, 50.0 + span)
     ax.set_xlim(t0, t1)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("left foot's share of load (%)")
-    ax.text(1.005, 1.0, "more on left", transform=ax.transAxes, fontsize=7, va="top", rotation=90,
-            color=SIDE_COLOURS[LEFT])
-    ax.text(1.005, 0.0, "more on right", transform=ax.transAxes, fontsize=7, va="bottom", rotation=90,
-            color=SIDE_COLOURS[RIGHT])
+    ax.set_ylabel("left foot's share of load (%)\nabove 50: more on the left", fontsize=8)
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.14), fontsize=8, frameon=False, ncols=2)
     if title:
         ax.set_title(title, fontsize=10)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import textwrap
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .. import __version__
 from ..model import Recording
-from .figures import force_over_time_figure
+from .figures import cop_paths_figure, force_over_time_figure, load_share_figure
 
 log = logging.getLogger("insole")
 
@@ -35,7 +36,7 @@ def _page(title: str, subject: str, page_no: int) -> Figure:
 
 
 def write_report(recordings: list[Recording], path: str | os.PathLike, *, subject: str = "",
-                 summaries: list[dict[str, Any]] | None = None) -> Path:
+                 summaries: list[dict[str, Any]] | None = None, analyses: list[Any] | None = None) -> Path:
     """Write a PDF: a summary page, then each recording's force over time.
 
     Parameters
@@ -47,6 +48,9 @@ def write_report(recordings: list[Recording], path: str | os.PathLike, *, subjec
     summaries : list of dict, optional
         One per recording: ``{"title": str, "lines": [str, ...]}`` shown on
         the summary page.
+    analyses : list, optional
+        One :class:`~insole.analysis.analyze.AnalysisResult` (or None) per
+        recording; a standing result adds its load-share and sway pages.
     """
     path = Path(path)
     subject = subject or (recordings[0].meta.subject if recordings else "")
@@ -57,13 +61,37 @@ def write_report(recordings: list[Recording], path: str | os.PathLike, *, subjec
             fig.text(0.07, y, summ.get("title", Path(rec.path).name), fontsize=12, weight="bold")
             y -= 0.025
             for line in summ.get("lines", []):
-                fig.text(0.09, y, line, fontsize=10)
-                y -= 0.02
+                for part in textwrap.wrap(line, 95):
+                    fig.text(0.09 if part is line or line.startswith(part) else 0.11, y, part, fontsize=10)
+                    y -= 0.02
             y -= 0.02
-        fig.text(0.07, 0.08, "Signs: positive asymmetry means the RIGHT side is larger.", fontsize=8, color="0.35")
+        fig.text(0.07, 0.08, "Signs: positive asymmetry means the RIGHT side is larger; every verdict names the side "
+                 "in words.", fontsize=8, color="0.35")
         pdf.savefig(fig)
-        for i, rec in enumerate(recordings, start=2):
-            page = _page(f"{rec.meta.protocol.capitalize()} recording", subject, i)
+        page_no = 1
+        for rec, res in zip(recordings, analyses or [None] * len(recordings)):
+            standing = getattr(res, "standing", None)
+            if standing is not None:
+                page_no += 1
+                page = _page("Standing test: load share", subject, page_no)
+                page.text(0.07, 0.895, "\n".join(textwrap.wrap(standing.verdict, 100)), fontsize=10, va="top",
+                          linespacing=1.4)
+                load_share_figure(standing, ax=page.add_axes((0.1, 0.5, 0.82, 0.3)),
+                                  title="The left foot's share of the load over time")
+                force_over_time_figure(rec, ax=page.add_axes((0.1, 0.1, 0.82, 0.25)),
+                                       title="Force under each foot (foot lifts first: zeroing and calibration)")
+                pdf.savefig(page)
+                page_no += 1
+                page = _page("Standing test: sway", subject, page_no)
+                cop_paths_figure(standing, fig=page.add_subfigure(page.add_gridspec(1, 1, top=0.9, bottom=0.16)[0]))
+                if standing.romberg:
+                    page.text(0.07, 0.1, f"Romberg ratio (eyes closed / eyes open): sway velocity "
+                              f"{standing.romberg['mean_velocity']:.2f}, ellipse area "
+                              f"{standing.romberg['ellipse95_area']:.2f}.", fontsize=10)
+                pdf.savefig(page)
+                continue
+            page_no += 1
+            page = _page(f"{rec.meta.protocol.capitalize()} recording", subject, page_no)
             gait = rec.meta.protocol in ("run", "walk")
             force_over_time_figure(rec, ax=page.add_axes((0.1, 0.56, 0.85, 0.3)), mean_window_s=10.0 if gait else None,
                                    title="Mean force under each foot over 10-s windows" if gait
