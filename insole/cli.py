@@ -143,9 +143,37 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         con.print(f"  calibration: {st.calibration.note}")
         for w in st.warnings:
             con.print(f"  [yellow]note: {w}[/yellow]")
+    g = result.gait
+    if g is not None:
+        con.print(f"  {g.verdict}")
+        con.print(f"  {g.n_steps['left']} + {g.n_steps['right']} steps kept (left + right), "
+                  f"{g.n_excluded['left'] + g.n_excluded['right']} left out; cadence {g.cadence_spm:.0f} steps/min")
+        con.print(f"  {'metric':<20}{'left':>9}{'right':>9}   SI % (95 % CI; + = right larger)")
+        units = {"contact_time": ("contact_time_s", 1000, "ms"), "flight_time": ("flight_time_s", 1000, "ms"),
+                 "peak_force": ("peak_force_n", 1, "N"), "impulse": ("impulse_ns", 1, "N s"),
+                 "loading_rate": ("loading_rate_n_s", 1, "N/s")}
+        for name, a in g.asymmetry.items():
+            col, k, unit = units[name]
+            si = "n/a" if a.si_pct is None else f"{a.si_pct:+.1f} ({a.ci95_si_pct[0]:+.1f} to {a.ci95_si_pct[1]:+.1f})"
+            mark = f"  [bold]{a.favored_side} favoured[/bold]" if a.favored_side != "none" else ""
+            label = f"{name.replace('_', ' ')} ({unit})"
+            con.print(f"  {label:<20}{a.left_mean * k:>9.0f}{a.right_mean * k:>9.0f}   {si}{mark}")
+        con.print(f"  drift: {g.drift['verdict']}")
+        for n in g.notes:
+            con.print(f"  [yellow]note: {n}[/yellow]")
     loss = data["quality"]["packet_loss_pct"]
     if loss:
         con.print("  packet loss " + ", ".join(f"{s} {v:.2f} %" for s, v in loss.items() if v is not None))
+    return 0
+
+
+def cmd_steps(args: argparse.Namespace) -> int:
+    from . import analyze, load
+
+    result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg)
+    if result.gait is None:
+        raise InsoleError(f"{args.file} is a standing recording: it has no steps (try insole analyze)")
+    result.gait.steps.to_csv(sys.stdout, index=False, float_format="%.6g")
     return 0
 
 
@@ -205,12 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
 
-    a = sub.add_parser("analyze", help="metrics: load share, sway, eyes-closed effect (standing)")
+    a = sub.add_parser("analyze", help="metrics: standing balance, or steps and asymmetry of a run or walk")
     a.add_argument("file", help="a recording or an importable file (format detected by content)")
     a.add_argument("--protocol", choices=("standing", "run", "walk", "auto"), default="auto")
     a.add_argument("--body-mass-kg", type=float, default=None, metavar="KG", help="overrides the file's body mass")
     a.add_argument("--json", action="store_true", help="the documented JSON object on stdout")
     a.set_defaults(func=cmd_analyze)
+
+    st = sub.add_parser("steps", help="the per-step table of a run or walk")
+    st.add_argument("file")
+    st.add_argument("--csv", action="store_true", required=True, help="as CSV on stdout")
+    st.add_argument("--protocol", choices=("run", "walk", "auto"), default="auto")
+    st.add_argument("--body-mass-kg", type=float, default=None, metavar="KG")
+    st.set_defaults(func=cmd_steps)
 
     e = sub.add_parser("export", help="the samples table as CSV or Parquet")
     e.add_argument("file")

@@ -12,6 +12,7 @@ import numpy as np
 from ..constants import FORCE, SIDES
 from ..errors import InsoleError
 from ..model import Recording
+from .gait import GaitOptions, GaitResult, analyze_gait
 from .standing import StandingOptions, StandingResult, analyze_standing
 
 log = logging.getLogger("insole")
@@ -31,8 +32,7 @@ class AnalysisResult:
     protocol : str
         ``standing``, ``run`` or ``walk``.
     standing : StandingResult or None
-    gait : None
-        (the running and walking analysis fills this)
+    gait : GaitResult or None
     quality : dict
         Data quality: packet loss per foot, gaps, clock drift between the
         feet, battery, calibration.
@@ -102,7 +102,8 @@ def _quality(recording: Recording) -> dict[str, Any]:
 
 
 def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float | None = None,
-            standing_options: StandingOptions | None = None) -> AnalysisResult:
+            standing_options: StandingOptions | None = None,
+            gait_options: GaitOptions | None = None) -> AnalysisResult:
     """Analyse a recording.
 
     Parameters
@@ -115,6 +116,7 @@ def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float
     body_mass_kg : float, optional
         Overrides the recording's body mass.
     standing_options : StandingOptions, optional
+    gait_options : GaitOptions, optional
 
     Returns
     -------
@@ -133,5 +135,7 @@ def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float
         quality["calibration"] = standing.calibration.to_dict()
         return AnalysisResult(protocol="standing", standing=standing, gait=None, quality=quality,
                               source=recording.path)
-    raise InsoleError(f"the {protocol} analysis (steps, contact times, asymmetry) is not available in this "
-                      "version; `insole analyze --protocol standing` works on standing recordings")
+    gait = analyze_gait(recording, protocol=protocol, body_mass_kg=body_mass_kg, options=gait_options)
+    quality["steps_excluded"] = gait.n_excluded
+    quality["sensor_drift"] = gait.sensor.drifted
+    return AnalysisResult(protocol=gait.mode, standing=None, gait=gait, quality=quality, source=recording.path)

@@ -1,0 +1,133 @@
+"""Asymmetry indices with confidence (SCIENCE.md, "Asymmetry").
+
+- Symmetry index (Robinson 1987): ``SI = 100 (X_R - X_L) / (0.5 (X_R + X_L))``
+- Symmetry angle (Zifchock 2008): ``SA = 100 (45 deg - atan(X_L / X_R)) / 90 deg``
+
+Both are positive when the RIGHT side is larger. Confidence: left and right
+steps are bootstrapped independently (percentile intervals). A side is called
+favoured for a metric when the whole interval of its SA lies beyond twice the
+typical value of healthy runners (Girard et al. 2019); "favoured" names the
+side with the larger value (more time on it, more force through it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .stats import percentile_ci
+
+__all__ = ["symmetry_index", "symmetry_angle", "TYPICAL_SA_PCT", "LOAD_METRICS", "MetricAsymmetry", "metric_asymmetry",
+           "bootstrap_means"]
+
+#: typical symmetry angles of healthy runners, % (Girard et al. 2019); impulse
+#: has no published value there and takes peak force's (*guide*)
+TYPICAL_SA_PCT = {"contact_time": 0.6, "flight_time": 1.7, "peak_force": 3.2, "impulse": 3.2, "loading_rate": 5.3}
+#: metrics where a larger value means more load on that side, so the larger
+#: side is the favoured one; flight time (the air time after a foot's
+#: push-off) has a side that is longer, not a side that is favoured
+LOAD_METRICS = ("contact_time", "peak_force", "impulse", "loading_rate")
+
+
+def symmetry_index(left: Any, right: Any) -> Any:
+    """``100 (R - L) / (0.5 (R + L))``, %; positive = right larger."""
+    left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * (right - left) / (0.5 * (right + left))
+
+
+def symmetry_angle(left: Any, right: Any) -> Any:
+    """``100 (45 - atan(L / R) in degrees) / 90``, %; positive = right larger.
+
+    Bounded to [-50, 50] for positive values, no reference limb, and about
+    SI / pi for small asymmetry."""
+    left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    return 100.0 * (45.0 - np.degrees(np.arctan2(left, right))) / 90.0
+
+
+def bootstrap_means(values: np.ndarray, *, n_boot: int, rng: np.random.Generator, batch: int = 256) -> np.ndarray:
+    """Means of ``n_boot`` resamples (with replacement) of ``values``,
+    in batches to bound memory."""
+    x = np.asarray(values, dtype=np.float64)
+    out = np.empty(n_boot)
+    for lo in range(0, n_boot, batch):
+        hi = min(lo + batch, n_boot)
+        out[lo:hi] = x[rng.integers(0, x.size, size=(hi - lo, x.size))].mean(axis=1)
+    return out
+
+
+@dataclass(frozen=True)
+class MetricAsymmetry:
+    """One metric's asymmetry between the feet."""
+
+    metric: str
+    left_mean: float
+    right_mean: float
+    n_left: int
+    n_right: int
+    si_pct: float | None
+    sa_pct: float | None
+    ci95_si_pct: tuple[float, float] | None
+    ci95_sa_pct: tuple[float, float] | None
+    typical_sa_pct: float | None
+    favored_side: str
+    note: str = ""
+    beyond_typical: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "si_pct": self.si_pct, "sa_pct": self.sa_pct,
+            "ci95_si_pct": list(self.ci95_si_pct) if self.ci95_si_pct else None,
+            "ci95_sa_pct": list(self.ci95_sa_pct) if self.ci95_sa_pct else None,
+            "left_mean": self.left_mean, "right_mean": self.right_mean,
+            "n_left": self.n_left, "n_right": self.n_right,
+            "typical_sa_pct": self.typical_sa_pct, "beyond_typical": self.beyond_typical,
+            "favored_side": self.favored_side, "note": self.note,
+        }
+
+
+def metric_asymmetry(metric: str, left: np.ndarray, right: np.ndarray, *, n_boot: int, rng: np.random.Generator,
+                     favour_factor: float = 2.0, min_steps: int = 5) -> MetricAsymmetry:
+    """SI and SA of the per-side means with bootstrap intervals and a verdict.
+
+    Parameters
+    ----------
+    metric : str
+        Key of :data:`TYPICAL_SA_PCT` (others get no verdict).
+    left, right : numpy.ndarray
+        Per-step values of each side (NaNs are dropped).
+    favour_factor : float
+        A side is favoured when the SA interval lies beyond this many times
+        the typical SA.
+    """
+    left = np.asarray(left, dtype=np.float64)
+    right = np.asarray(right, dtype=np.float64)
+    left, right = left[np.isfinite(left)], right[np.isfinite(right)]
+    typical = TYPICAL_SA_PCT.get(metric)
+    lm = float(left.mean()) if left.size else float("nan")
+    rm = float(right.mean()) if right.size else float("nan")
+    if left.size < min_steps or right.size < min_steps:
+        return MetricAsymmetry(metric, lm, rm, left.size, right.size, None, None, None, None, typical, "none",
+                               f"fewer than {min_steps} steps on a side")
+    if lm <= 0 or rm <= 0:
+        # indices of signed quantities (walking's flight time is negative) mean nothing
+        return MetricAsymmetry(metric, lm, rm, left.size, right.size, None, None, None, None, typical, "none",
+                               "not defined: the values are not all positive")
+    bl = bootstrap_means(left, n_boot=n_boot, rng=rng)
+    br = bootstrap_means(right, n_boot=n_boot, rng=rng)
+    si, sa = float(symmetry_index(lm, rm)), float(symmetry_angle(lm, rm))
+    ci_si = percentile_ci(symmetry_index(bl, br))
+    ci_sa = percentile_ci(symmetry_angle(bl, br))
+    larger = "none"
+    if typical is not None:
+        bound = favour_factor * typical
+        if ci_sa[0] > bound:
+            larger = "right"
+        elif ci_sa[1] < -bound:
+            larger = "left"
+    side = larger if metric in LOAD_METRICS else "none"
+    note = "" if metric in LOAD_METRICS or larger == "none" else f"longer after the {larger} foot's push-off"
+    return MetricAsymmetry(metric, lm, rm, left.size, right.size, si, sa, ci_si, ci_sa, typical, side, note,
+                           beyond_typical=larger != "none")

@@ -1,0 +1,233 @@
+"""Running and walking: contacts, the per-step table, per-side summaries,
+asymmetry with confidence, and drift over the run (SCIENCE.md, "Gait")."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..constants import FORCE, LEFT, RIGHT, SIDES, STANDARD_GRAVITY_M_S2
+from ..errors import InsoleError
+from ..model import Recording
+from .asymmetry import MetricAsymmetry, metric_asymmetry
+from .contacts import ContactOptions, Contacts, detect_contacts
+from .drift import DriftOptions, SensorDrift, change_point, sensor_drift, trend, windowed_indices
+from .steps import step_table
+
+log = logging.getLogger("insole")
+
+__all__ = ["GaitOptions", "GaitResult", "analyze_gait", "METRICS"]
+
+#: asymmetry metrics and their per-step column
+METRICS = {"contact_time": "contact_time_s", "flight_time": "flight_time_s", "peak_force": "peak_force_n",
+           "impulse": "impulse_ns", "loading_rate": "loading_rate_n_s"}
+_SUMMARY = ("contact_time_s", "flight_time_s", "step_time_s", "stride_time_s", "duty_factor", "peak_force_n",
+            "peak_force_bw", "impulse_ns", "loading_rate_n_s", "strike_index_pct", "heel_pct", "midfoot_pct",
+            "forefoot_pct", "toes_pct", "ml_index")
+
+
+@dataclass(frozen=True)
+class GaitOptions:
+    """Parameters of the gait analysis (reported on the methods page)."""
+
+    contact: ContactOptions = field(default_factory=ContactOptions)
+    drift: DriftOptions = field(default_factory=DriftOptions)
+    n_boot: int = 2000
+    favour_factor: float = 2.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class GaitResult:
+    """The ``gait`` block of ``insole analyze --json``.
+
+    Per-side values are means over the steps kept. Asymmetry indices are
+    positive when the RIGHT side is larger.
+    """
+
+    mode: str
+    steps: pd.DataFrame = field(repr=False)
+    per_side: dict[str, dict[str, float]]
+    n_steps: dict[str, int]
+    n_excluded: dict[str, int]
+    cadence_spm: float
+    asymmetry: dict[str, MetricAsymmetry]
+    drift: dict[str, Any]
+    sensor: SensorDrift
+    favored_side: str
+    verdict: str
+    thresholds_n: dict[str, dict[str, float]]
+    notes: tuple[str, ...]
+    options: GaitOptions
+
+    def to_dict(self) -> dict[str, Any]:
+        per_side = {side: {k: self.per_side[side].get(k) for k in (
+            "contact_time_s", "flight_time_s", "peak_force_n", "impulse_ns", "loading_rate_n_s", "strike_index_pct",
+            "peak_force_bw", "step_time_s", "stride_time_s", "stride_time_cv_pct", "duty_factor", "heel_pct",
+            "midfoot_pct", "forefoot_pct", "toes_pct", "ml_index")} for side in SIDES}
+        return {
+            "mode": self.mode,
+            "n_steps": self.n_steps,
+            "n_excluded": self.n_excluded,
+            "cadence_spm": self.cadence_spm,
+            "left": per_side[LEFT],
+            "right": per_side[RIGHT],
+            "asymmetry": {k: v.to_dict() for k, v in self.asymmetry.items()},
+            "drift": {**self.drift, "sensor": self.sensor.to_dict()},
+            "favored_side": self.favored_side,
+            "verdict": self.verdict,
+            "events": {"thresholds_n": self.thresholds_n},
+            "notes": list(self.notes),
+            "options": asdict(self.options),
+        }
+
+
+def _mode(steps: pd.DataFrame, protocol: str) -> str:
+    if protocol in ("run", "walk"):
+        return protocol
+    flight = steps["flight_time_s"].dropna()
+    return "run" if flight.size and flight.median() > 0 else "walk"
+
+
+def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: float | None = None,
+                 options: GaitOptions | None = None) -> GaitResult:
+    """Contacts, steps, per-side metrics, asymmetry, drift of a run or walk.
+
+    Parameters
+    ----------
+    recording : Recording
+        Both feet.
+    protocol : str
+        ``run`` or ``walk`` (sets the shortest contact kept).
+    body_mass_kg : float, optional
+        Overrides the recording's body mass (forces in body weights, event
+        level for light subjects, drift limits).
+    options : GaitOptions, optional
+
+    Raises
+    ------
+    InsoleError
+        When a foot is missing or too few steps are found.
+    """
+    o = options or GaitOptions()
+    if set(recording.sides) != set(SIDES):
+        raise InsoleError("the gait analysis needs both feet; this recording has "
+                          + (", ".join(recording.sides) or "no foot") + " only")
+    fs = recording.meta.sampling_rate_hz
+    mass = body_mass_kg or recording.meta.body_mass_kg
+    bw = mass * STANDARD_GRAVITY_M_S2 if mass else None
+    s = recording.samples
+    t = s.index.to_numpy()
+    contacts: dict[str, Contacts] = {}
+    zeroed: dict[str, np.ndarray] = {}
+    baselines: dict[str, np.ndarray] = {}
+    for side in SIDES:
+        raw = s[(side, FORCE)].to_numpy(dtype=np.float64)
+        contacts[side], zeroed[side] = detect_contacts(raw, sampling_rate_hz=fs, t0_s=float(t[0]),
+                                                       mode=protocol if protocol in ("run", "walk") else "run",
+                                                       body_weight_n=bw, options=o.contact)
+        baselines[side] = raw - zeroed[side]
+    steps = step_table(recording, contacts, zeroed, body_weight_n=bw)
+    n_found = {side: int((steps["side"] == side).sum()) for side in SIDES}
+    if min(n_found.values()) < 5:
+        raise InsoleError(f"too few steps found (left {n_found[LEFT]}, right {n_found[RIGHT]}): is this a run or "
+                          "a walk? For a standing test use --protocol standing")
+    mode = _mode(steps, protocol)
+    kept = steps[steps["excluded"] == ""]
+    per_side: dict[str, dict[str, float]] = {}
+    for side in SIDES:
+        k = kept[kept["side"] == side]
+        d = {c: _mean(k[c]) for c in _SUMMARY}
+        st = k["stride_time_s"].dropna()
+        d["stride_time_cv_pct"] = float(100 * st.std() / st.mean()) if len(st) > 2 else None
+        per_side[side] = d
+    step_times = kept["step_time_s"].dropna()
+    cadence = float(60.0 / step_times.mean()) if len(step_times) else float("nan")
+
+    rng = np.random.default_rng(o.seed)
+    asym: dict[str, MetricAsymmetry] = {}
+    for name, col in METRICS.items():
+        if name == "flight_time" and mode == "walk":
+            continue  # negative (double support): an index of it means nothing
+        asym[name] = metric_asymmetry(name, kept.loc[kept["side"] == LEFT, col].to_numpy(),
+                                      kept.loc[kept["side"] == RIGHT, col].to_numpy(), n_boot=o.n_boot, rng=rng,
+                                      favour_factor=o.favour_factor)
+    notes = []
+    if fs < 200:
+        notes.append(f"loading rate needs 200 Hz or more to mean much; this recording is {fs:g} Hz")
+    excluded = steps["excluded"].value_counts().to_dict()
+    excluded.pop("", None)
+    if excluded:
+        notes.append("steps left out: " + ", ".join(f"{v} {k}" for k, v in excluded.items()))
+
+    # drift over the run
+    dur = float(t[-1] - t[0])
+    n_win = max(1, int(round(dur / o.drift.window_s)))
+    edges = float(t[0]) + np.linspace(0.0, dur, n_win + 1)
+    metrics = {k: METRICS[k] for k in asym}
+    windows = windowed_indices(kept, metrics, edges_s=edges, min_steps=o.drift.min_steps)
+    centres = 0.5 * (windows["start_s"] + windows["end_s"]).to_numpy()
+    slopes = {k: trend(centres, windows[k].to_numpy(), n_boot=o.n_boot, block=o.drift.block_windows, rng=rng)
+              for k in metrics}
+    changes = {k: change_point(windows["start_s"].to_numpy(), windows[k].to_numpy()) for k in metrics}
+    sensor = sensor_drift(t, baselines, zeroed, edges_s=edges, body_weight_n=bw, options=o.drift)
+    drift = {"window_s": float(dur / n_win), "windows": windows.to_dict("records"),
+             "slope_pp_per_10min": slopes, "change_point": changes,
+             "verdict": _drift_verdict(slopes, sensor)}
+    side = _overall(asym)
+    return GaitResult(mode=mode, steps=steps, per_side=per_side, n_steps={k: int((kept["side"] == k).sum()) for k in SIDES},
+                      n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
+                      cadence_spm=cadence, asymmetry=asym, drift=drift, sensor=sensor, favored_side=side,
+                      verdict=_verdict(asym, side), thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
+                      notes=tuple(notes), options=o)
+
+
+def _mean(x: pd.Series) -> float | None:
+    x = pd.to_numeric(x, errors="coerce").dropna()
+    return float(x.mean()) if len(x) else None
+
+
+def _overall(asym: dict[str, MetricAsymmetry]) -> str:
+    votes = [a.favored_side for a in asym.values() if a.favored_side != "none"]
+    if not votes:
+        return "none"
+    n_left, n_right = votes.count(LEFT), votes.count(RIGHT)
+    return LEFT if n_left > n_right else RIGHT if n_right > n_left else "none"
+
+
+_LABEL = {"contact_time": "contact time", "flight_time": "flight time", "peak_force": "peak force",
+          "impulse": "impulse", "loading_rate": "loading rate"}
+
+
+def _verdict(asym: dict[str, MetricAsymmetry], side: str) -> str:
+    favoured = [a for a in asym.values() if a.favored_side != "none"]
+    flight = asym.get("flight_time")
+    extra = f" Flight time is {flight.note}." if flight is not None and flight.note else ""
+    if not favoured:
+        return ("Every asymmetry is within typical variation for healthy runners (a side is called favoured only "
+                "when the whole 95 % interval lies beyond twice the typical value).")
+    parts = []
+    for a in favoured:
+        lo, hi = a.ci95_si_pct
+        parts.append(f"{_LABEL[a.metric]} {abs(a.si_pct):.1f} % higher on the {a.favored_side} "
+                     f"(95 % CI {min(abs(lo), abs(hi)):.1f}-{max(abs(lo), abs(hi)):.1f} %)")
+    head = f"The {side} side is favoured: " if side != "none" else "Mixed: "
+    return head + "; ".join(parts) + "." + extra
+
+
+def _drift_verdict(slopes: dict[str, dict[str, Any]], sensor: SensorDrift) -> str:
+    if sensor.drifted:
+        return "The sensor drifted (" + "; ".join(sensor.reasons) + "), so a change of asymmetry over the run is not " \
+               "read as fatigue."
+    moving = []
+    for k, s in slopes.items():
+        if s["value"] is not None and s["ci95"] and (s["ci95"][0] > 0 or s["ci95"][1] < 0):
+            moving.append(f"{_LABEL[k]} asymmetry {'grows toward the right' if s['value'] > 0 else 'grows toward the left'}"
+                          f" by {abs(s['value']):.1f} points per 10 min")
+    if not moving:
+        return "The asymmetry stays stable over the run."
+    return "Over the run: " + "; ".join(moving) + "."
