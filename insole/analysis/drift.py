@@ -55,17 +55,23 @@ class DriftOptions:
 def windowed_indices(steps: pd.DataFrame, metrics: dict[str, str], *, edges_s: np.ndarray,
                      min_steps: int) -> pd.DataFrame:
     """SI of each metric per window (rows: windows; NaN where too few steps)."""
-    rows = []
-    for lo, hi in zip(edges_s[:-1], edges_s[1:]):
-        w = steps[(steps["ic_s"] >= lo) & (steps["ic_s"] < hi)]
-        row: dict[str, Any] = {"start_s": float(lo), "end_s": float(hi)}
-        for name, col in metrics.items():
-            lv = w.loc[w["side"] == "left", col].dropna()
-            rv = w.loc[w["side"] == "right", col].dropna()
-            ok = len(lv) >= min_steps and len(rv) >= min_steps and lv.mean() > 0 and rv.mean() > 0
-            row[name] = float(symmetry_index(lv.mean(), rv.mean())) if ok else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
+    n_win = len(edges_s) - 1
+    win = np.searchsorted(edges_s, steps["ic_s"].to_numpy(), side="right") - 1
+    inside = (win >= 0) & (win < n_win)
+    frame = steps.loc[inside, ["side", *metrics.values()]].assign(window=win[inside])
+    grouped = frame.groupby(["window", "side"])
+    means = grouped.mean().unstack("side")
+    counts = grouped.count().unstack("side")
+    out = pd.DataFrame({"start_s": edges_s[:-1].astype(float), "end_s": edges_s[1:].astype(float)})
+    for name, col in metrics.items():
+        si = np.full(n_win, np.nan)
+        if not means.empty and (col, "left") in means and (col, "right") in means:
+            lm, rm = means[(col, "left")], means[(col, "right")]
+            ok = (counts[(col, "left")] >= min_steps) & (counts[(col, "right")] >= min_steps) & (lm > 0) & (rm > 0)
+            vals = symmetry_index(lm.to_numpy(), rm.to_numpy())
+            si[means.index.to_numpy()[ok.to_numpy()]] = vals[ok.to_numpy()]
+        out[name] = si
+    return out
 
 
 def trend(t_s: np.ndarray, y: np.ndarray, *, n_boot: int, block: int, rng: np.random.Generator) -> dict[str, Any]:
@@ -154,17 +160,19 @@ def sensor_drift(t_s: np.ndarray, baselines: dict[str, np.ndarray], zeroed: dict
         Scales the baseline limit (without it: the median of the summed
         force stands in for body weight).
     """
-    rows = []
-    for lo, hi in zip(edges_s[:-1], edges_s[1:]):
-        sel = (t_s >= lo) & (t_s < hi)
-        row: dict[str, Any] = {"start_s": float(lo), "end_s": float(hi)}
-        total = np.zeros(int(sel.sum()))
-        for side, b in baselines.items():
-            row[f"{side}_baseline_n"] = float(np.nanmedian(b[sel])) if sel.any() else np.nan
-            total = total + np.nan_to_num(zeroed[side][sel])
-        row["sum_force_n"] = float(total.mean()) if total.size else np.nan
-        rows.append(row)
-    frame = pd.DataFrame(rows)
+    bounds = np.searchsorted(t_s, edges_s)
+    starts, ends = bounds[:-1], bounds[1:]
+    nonempty = ends > starts
+    frame = pd.DataFrame({"start_s": edges_s[:-1].astype(float), "end_s": edges_s[1:].astype(float)})
+    total = sum(np.nan_to_num(z) for z in zeroed.values())
+    sums = np.add.reduceat(total, np.minimum(starts, total.size - 1)) if total.size else np.zeros(len(starts))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["sum_force_n"] = np.where(nonempty, sums / np.maximum(ends - starts, 1), np.nan)
+    # the baseline is smooth (interpolated between block percentiles): its value mid-window stands for the window
+    centres = 0.5 * (edges_s[:-1] + edges_s[1:])
+    for side, b in baselines.items():
+        ok = np.isfinite(b)
+        frame[f"{side}_baseline_n"] = np.interp(centres, t_s[ok], b[ok]) if ok.any() else np.nan
     scale = body_weight_n or float(np.nanmedian(frame["sum_force_n"])) if len(frame) else 1.0
     reasons = []
     change = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -13,9 +14,11 @@ from ..constants import FORCE, LEFT, RIGHT, SIDE_COLOURS, STANDARD_GRAVITY_M_S2
 from ..model import Recording
 
 if TYPE_CHECKING:
+    from ..analysis.gait import GaitResult
     from ..analysis.standing import StandingResult
 
-__all__ = ["force_over_time_figure", "load_share_figure", "cop_paths_figure"]
+__all__ = ["force_over_time_figure", "load_share_figure", "cop_paths_figure", "force_curves_figure",
+           "steps_over_time_figure", "asymmetry_figure", "drift_figure"]
 
 _PHASE_SHADES = ("#f2f2f2", "#e0e0e0")
 
@@ -189,4 +192,140 @@ def cop_paths_figure(result: "StandingResult", *, phases: tuple[str, ...] = ("ey
             a.set_ylabel("anteroposterior (mm, + forward)", fontsize=8)
             a.tick_params(labelsize=7)
     drawn[-1][1].legend(fontsize=7, frameon=False, loc="upper right")
+    return fig
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+    return ax.get_figure(), ax
+
+
+def force_curves_figure(recording: Recording, gait: "GaitResult", *, ax: Axes | None = None, n_points: int = 101,
+                        figsize: tuple[float, float] = (7.0, 3.2), title: str | None = None) -> Figure:
+    """Mean vertical force of each foot over normalised stance (0-100 %),
+    with a band of +-1 SD across the steps kept; in body weights when the
+    body mass is known."""
+    fig, ax = _new_axes(ax, figsize)
+    s = recording.samples
+    t = s.index.to_numpy()
+    steps = gait.steps[gait.steps["excluded"] == ""]
+    bw = recording.meta.body_mass_kg * STANDARD_GRAVITY_M_S2 if recording.meta.body_mass_kg else None
+    x = np.linspace(0.0, 1.0, n_points)
+    for side in (LEFT, RIGHT):
+        st = steps[steps["side"] == side]
+        if st.empty:
+            continue
+        f = s[(side, FORCE)].to_numpy(dtype=np.float64)
+        # each stance resampled to n_points: times ic + x * (to - ic), interpolated on the grid
+        times = st["ic_s"].to_numpy()[:, None] + x[None, :] * st["contact_time_s"].to_numpy()[:, None]
+        curves = np.interp(times, t, f)
+        curves = curves / bw if bw else curves
+        mean, sd = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+        colour = SIDE_COLOURS[side]
+        ax.fill_between(100 * x, mean - sd, mean + sd, color=colour, alpha=0.2, lw=0)
+        ax.plot(100 * x, mean, color=colour, lw=1.5, label=f"{side} ({len(st)} steps)")
+    ax.set_xlabel("stance (% of contact time)")
+    ax.set_ylabel("force (body weights)" if bw else "force (N)")
+    ax.set_xlim(0, 100)
+    ax.legend(fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def steps_over_time_figure(gait: "GaitResult", *, metric: str = "contact_time_s", ax: Axes | None = None,
+                           figsize: tuple[float, float] = (7.0, 3.0), title: str | None = None) -> Figure:
+    """One per-step value over the run for each foot (steps left out are
+    hollow), with a one-minute rolling median."""
+    fig, ax = _new_axes(ax, figsize)
+    steps = gait.steps
+    scale, unit = (1000.0, "ms") if metric.endswith("_s") else (1.0, metric.rsplit("_", 1)[-1])
+    for side in (LEFT, RIGHT):
+        st = steps[steps["side"] == side]
+        kept = st["excluded"] == ""
+        colour = SIDE_COLOURS[side]
+        ax.scatter(st.loc[kept, "ic_s"], st.loc[kept, metric] * scale, s=3, color=colour, alpha=0.5, lw=0)
+        ax.scatter(st.loc[~kept, "ic_s"], st.loc[~kept, metric] * scale, s=8, facecolors="none",
+                   edgecolors=colour, lw=0.6)
+        k = st[kept].set_index("ic_s")[metric] * scale
+        if len(k) > 10:
+            k.index = pd.to_timedelta(k.index, unit="s")
+            roll = k.rolling("60s", center=True, min_periods=5).median()
+            ax.plot(roll.index.total_seconds(), roll.to_numpy(), color=colour, lw=1.5, label=f"{side}")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(f"{metric.rsplit('_', 1)[0].replace('_', ' ')} ({unit})")
+    ax.legend(fontsize=8, frameon=False, ncols=2)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+_METRIC_LABELS = {"contact_time": "contact time", "flight_time": "flight time", "peak_force": "peak force",
+                  "impulse": "impulse", "loading_rate": "loading rate"}
+
+
+def asymmetry_figure(gait: "GaitResult", *, ax: Axes | None = None, figsize: tuple[float, float] = (7.0, 3.0),
+                     title: str | None = None) -> Figure:
+    """Each metric's symmetry angle with its 95 % interval, against the band of
+    typical healthy runners (+-1x typical, light) and the verdict limit (+-2x,
+    lighter). Right of zero: the right side is larger."""
+    fig, ax = _new_axes(ax, figsize)
+    items = [(k, a) for k, a in gait.asymmetry.items() if a.sa_pct is not None]
+    for i, (k, a) in enumerate(items):
+        y = len(items) - 1 - i
+        if a.typical_sa_pct:
+            lim = gait.options.favour_factor * a.typical_sa_pct
+            ax.fill_betweenx([y - 0.35, y + 0.35], -lim, lim, color="#4daf4a", alpha=0.10, lw=0)
+            ax.fill_betweenx([y - 0.35, y + 0.35], -a.typical_sa_pct, a.typical_sa_pct, color="#4daf4a",
+                             alpha=0.2, lw=0)
+        lo, hi = a.ci95_sa_pct
+        colour = SIDE_COLOURS.get(a.favored_side, "black") if a.favored_side != "none" else "black"
+        ax.errorbar(a.sa_pct, y, xerr=[[a.sa_pct - lo], [hi - a.sa_pct]], fmt="o", color=colour, ms=4, capsize=3)
+        ax.annotate(f"SI {a.si_pct:+.1f} %", (hi, y), xytext=(6, 0), textcoords="offset points", va="center",
+                    fontsize=7)
+    ax.axvline(0, color="0.4", lw=0.8)
+    ax.set_yticks(range(len(items)))
+    ax.set_yticklabels([_METRIC_LABELS[k] for k, _ in reversed(items)], fontsize=8)
+    reach = max([abs(v) for _, a in items for v in (*a.ci95_sa_pct, 2 * (a.typical_sa_pct or 0))] + [1.0])
+    ax.set_xlim(-reach * 1.35, reach * 1.35)
+    ax.set_xlabel("symmetry angle (%): + = right larger, - = left larger")
+    ax.text(0.0, -0.32, "shaded: typical healthy runners (Girard et al. 2019), lighter: twice that (verdict limit)",
+            transform=ax.transAxes, fontsize=7, color="0.35")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def drift_figure(gait: "GaitResult", *, ax: Axes | None = None, figsize: tuple[float, float] = (7.0, 3.0),
+                 title: str | None = None) -> Figure:
+    """The symmetry index of each load metric per window over the run, with
+    the fitted trend where there are enough windows."""
+    fig, ax = _new_axes(ax, figsize)
+    windows = pd.DataFrame(gait.drift["windows"])
+    colours = {"contact_time": "#4c72b0", "peak_force": "#dd8452", "impulse": "#55a868", "loading_rate": "#8172b2",
+               "flight_time": "#937860"}
+    if windows.empty:
+        return fig
+    mid = 0.5 * (windows["start_s"] + windows["end_s"]) / 60.0
+    for k in gait.asymmetry:
+        if k not in windows or k == "flight_time":
+            continue
+        y = windows[k].to_numpy(dtype=float)
+        ax.plot(mid, y, "o-", ms=3, lw=1, color=colours[k], label=_METRIC_LABELS[k])
+        slope = gait.drift["slope_pp_per_10min"][k]
+        ok = np.isfinite(y)
+        if slope["value"] is not None and ok.sum() >= 3:
+            c = np.polyfit(mid[ok] / 10.0, y[ok], 1)
+            ax.plot(mid, np.polyval(c, mid / 10.0), color=colours[k], lw=0.8, ls="--")
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_xlabel("time (min)")
+    ax.set_ylabel("symmetry index (%), + = right larger")
+    ax.legend(fontsize=7, frameon=False, ncols=4, loc="upper left")
+    if gait.sensor.drifted:
+        ax.text(0.5, 0.05, "sensor drift detected: changes are not read as fatigue", transform=ax.transAxes,
+                ha="center", fontsize=8, color="#e41a1c")
+    if title:
+        ax.set_title(title, fontsize=10)
     return fig
