@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .analysis.analyze import analyze
-from .analysis.load_share import load_share_pct
 from .errors import InsoleError
 from .loader import load
 from .model import Recording
@@ -42,12 +41,6 @@ class DemoResult:
     summary: list[tuple[str, list[str]]]
 
 
-def _favoured(left_pct: float) -> str:
-    diff = 100.0 - 2.0 * left_pct
-    side = "right" if diff > 0 else "left"
-    return f"{side} foot carries {abs(diff):.1f} points more"
-
-
 def summarise(rec: Recording, result=None) -> tuple[str, list[str]]:
     """Plain-language lines for the summary page and the terminal."""
     loss = rec.quality["packet_loss_pct"]
@@ -62,10 +55,13 @@ def summarise(rec: Recording, result=None) -> tuple[str, list[str]]:
                          f"{'left' if st.eyes_closed_shift_pp > 0 else 'right'}; Romberg ratio of sway velocity "
                          f"{st.romberg['mean_velocity']:.2f}")
         return "Standing test", lines + [quality]
-    left = load_share_pct(rec.samples)
-    return (f"{rec.meta.protocol.capitalize()} ({rec.duration_s:.0f} s)",
-            [f"share of the load over the run: left {left:.1f} % / right {100 - left:.1f} % "
-             f"({_favoured(left)})", quality])
+    g = (result or analyze(rec)).gait
+    ct = g.asymmetry["contact_time"]
+    lines = [g.verdict,
+             f"{g.n_steps['left'] + g.n_steps['right']} steps, cadence {g.cadence_spm:.0f} steps/min; contact time "
+             f"left {1000 * ct.left_mean:.0f} ms / right {1000 * ct.right_mean:.0f} ms",
+             g.drift["verdict"], quality]
+    return f"{rec.meta.protocol.capitalize()} ({rec.duration_s:.0f} s)", lines
 
 
 def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | None = None) -> DemoResult:
@@ -97,7 +93,7 @@ def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | N
                                   progress=(lambda d, t, s=step: progress(s, d, t)) if progress else None).path
         paths.append(path)
     recordings = [load(p) for p in paths]
-    analyses = [analyze(r) if r.meta.protocol == "standing" else None for r in recordings]
+    analyses = [analyze(r) for r in recordings]
     summary = [summarise(r, a) for r, a in zip(recordings, analyses)]
     if progress:
         progress("writing the report", 0, 1)

@@ -306,7 +306,13 @@ def drift_figure(gait: "GaitResult", *, ax: Axes | None = None, figsize: tuple[f
     windows = pd.DataFrame(gait.drift["windows"])
     colours = {"contact_time": "#4c72b0", "peak_force": "#dd8452", "impulse": "#55a868", "loading_rate": "#8172b2",
                "flight_time": "#937860"}
-    if windows.empty:
+    if len(windows) < 3:
+        ax.text(0.5, 0.5, f"too short for a trend: it needs at least 3 windows of {gait.drift['window_s']:.0f} s",
+                transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.35")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if title:
+            ax.set_title(title, fontsize=10)
         return fig
     mid = 0.5 * (windows["start_s"] + windows["end_s"]) / 60.0
     for k in gait.asymmetry:

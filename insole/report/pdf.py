@@ -18,7 +18,15 @@ from matplotlib.figure import Figure
 
 from .. import __version__
 from ..model import Recording
-from .figures import cop_paths_figure, force_over_time_figure, load_share_figure
+from .figures import (
+    asymmetry_figure,
+    cop_paths_figure,
+    drift_figure,
+    force_curves_figure,
+    force_over_time_figure,
+    load_share_figure,
+    steps_over_time_figure,
+)
 
 log = logging.getLogger("insole")
 
@@ -88,6 +96,26 @@ def write_report(recordings: list[Recording], path: str | os.PathLike, *, subjec
                     page.text(0.07, 0.1, f"Romberg ratio (eyes closed / eyes open): sway velocity "
                               f"{standing.romberg['mean_velocity']:.2f}, ellipse area "
                               f"{standing.romberg['ellipse95_area']:.2f}.", fontsize=10)
+                pdf.savefig(page)
+                continue
+            gait = getattr(res, "gait", None)
+            if gait is not None:
+                page_no += 1
+                page = _page(f"{gait.mode.capitalize()}: asymmetry", subject, page_no)
+                page.text(0.07, 0.895, "\n".join(textwrap.wrap(gait.verdict, 100)), fontsize=10, va="top",
+                          linespacing=1.4)
+                force_curves_figure(rec, gait, ax=page.add_axes((0.1, 0.56, 0.82, 0.25)),
+                                    title="Mean force over stance (band: +-1 SD across steps)")
+                asymmetry_figure(gait, ax=page.add_axes((0.2, 0.17, 0.72, 0.28)),
+                                 title="Asymmetry with 95 % intervals against typical variation")
+                pdf.savefig(page)
+                page_no += 1
+                page = _page(f"{gait.mode.capitalize()}: over the run", subject, page_no)
+                page.text(0.07, 0.895, "\n".join(textwrap.wrap(gait.drift["verdict"], 100)), fontsize=10,
+                          va="top", linespacing=1.4)
+                steps_over_time_figure(gait, ax=page.add_axes((0.1, 0.5, 0.82, 0.3)),
+                                       title="Contact time of every step (line: one-minute median)")
+                drift_figure(gait, ax=page.add_axes((0.1, 0.1, 0.82, 0.3)), title="Symmetry index per window")
                 pdf.savefig(page)
                 continue
             page_no += 1
