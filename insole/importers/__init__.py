@@ -27,7 +27,7 @@ from typing import NamedTuple
 from ..errors import RecordingError, UnknownFormatError
 from ..model import Recording
 from ..paths import require_file
-from . import generic_csv
+from . import gaitpdb, generic_csv, moticon
 
 __all__ = ["HEAD_BYTES", "IMPORTERS", "Importer", "formats", "import_file", "sniff"]
 
@@ -47,6 +47,8 @@ class Importer(NamedTuple):
 #: registered formats, tried in this order
 IMPORTERS: tuple[Importer, ...] = (
     Importer(generic_csv.FORMAT, generic_csv.sniff, generic_csv.load),
+    Importer(moticon.FORMAT, moticon.sniff, moticon.load),
+    Importer(gaitpdb.FORMAT, gaitpdb.sniff, gaitpdb.load),
 )
 
 

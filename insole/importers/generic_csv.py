@@ -56,6 +56,7 @@ from ..constants import COP_X, COP_Y, FORCE, SIDES, STANDARD_GRAVITY_M_S2, TIME_
 from ..errors import RecordingError, UnknownFormatError
 from ..model import Phase, Recording, RecordingMeta
 from ..paths import require_file
+from .quality import side_quality
 from ..signals.build import COP_MIN_FORCE_BW, DEFAULT_COP_MIN_FORCE_N
 
 log = logging.getLogger("insole")
@@ -531,28 +532,6 @@ def _phases(labels: np.ndarray, times: np.ndarray, period: float) -> tuple[Phase
                  for a, b in zip(start, end) if labels[a] != "")
 
 
-def _side_quality(side: str, force: np.ndarray, grid_s: np.ndarray, rate: float) -> dict[str, Any]:
-    ok = np.isfinite(force)
-    idx = np.flatnonzero(ok)
-    q: dict[str, Any] = {"sampling_rate_hz": rate}
-    if idx.size == 0:
-        q.update(samples_received=0, samples_expected=0, samples_lost=0, loss_pct=None, gaps=[])
-        return q
-    a, b = int(idx[0]), int(idx[-1])
-    span = ok[a:b + 1]
-    received = int(span.sum())
-    expected = span.size
-    # runs of missing samples between two received ones
-    edges = np.diff(span.astype(np.int8))
-    starts = np.flatnonzero(edges == -1) + 1 + a  # first missing row
-    stops = np.flatnonzero(edges == 1) + 1 + a  # first received row after
-    gaps = [{"side": side, "start_s": float(grid_s[s - 1]), "end_s": float(grid_s[e]), "missing_samples": int(e - s),
-             "duration_s": float(grid_s[e] - grid_s[s - 1])} for s, e in zip(starts, stops)]
-    q.update(samples_received=received, samples_expected=expected, samples_lost=expected - received,
-             loss_pct=100.0 * (expected - received) / expected, gaps=gaps)
-    return q
-
-
 # --- the importer ------------------------------------------------------------
 
 def load(path: str | os.PathLike) -> Recording:
@@ -629,7 +608,7 @@ def load(path: str | os.PathLike) -> Recording:
             if not 0.2 < ratio < 5.0:
                 log.warning("%s: the median total force is %.2f x body weight; are the forces in newtons?",
                             where, ratio)
-    side_q = {s: _side_quality(s, values[:, i * len(CHANNELS)], grid_s, rate) for i, s in enumerate(sides)}
+    side_q = {s: side_quality(s, values[:, i * len(CHANNELS)], grid_s, rate) for i, s in enumerate(sides)}
     quality: dict[str, Any] = {
         "sides": side_q,
         "cop_min_force_n": min_force_n,

@@ -89,8 +89,9 @@ def unloaded_baselines(recording: Recording, *, settle_s: float = 0.5) -> dict[s
     Parameters
     ----------
     recording : Recording
-        Needs per-sensor channels and the phases ``lift_left`` /
-        ``lift_right``; a foot without its lift phase is left out.
+        Needs per-sensor channels, the insole's stored sensor layout and the
+        phases ``lift_left`` / ``lift_right``; a foot without them is left
+        out.
     settle_s : float
         Seconds dropped at the start of each lift phase.
 
@@ -102,7 +103,13 @@ def unloaded_baselines(recording: Recording, *, settle_s: float = 0.5) -> dict[s
     out = {}
     for side in recording.sides:
         phase = _phase(recording, LIFT_PHASES[side])
+        dev = recording.meta.devices.get(side)
         if phase is None or (side, SENSOR_CHANNELS[0]) not in recording.samples.columns:
+            continue
+        if dev is None or not dev.layout:
+            # per-sensor zeroing recomputes force and COP from the sensor layout:
+            # without the insole's own layout (imported data) it is not done
+            log.info("%s: no sensor layout stored; sensors not zeroed", side)
             continue
         sel = _window(recording, phase, settle_s)
         p = recording.samples.loc[sel, [(side, c) for c in SENSOR_CHANNELS]].to_numpy(dtype=np.float64)

@@ -1,0 +1,34 @@
+"""What the importers share: the data-quality summary of a sampled foot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["side_quality"]
+
+
+def side_quality(side: str, force: np.ndarray, grid_s: np.ndarray, rate: float) -> dict[str, Any]:
+    """Loss and gaps of one foot's force on a uniform grid, shaped like the
+    decoded recordings' quality (samples missing between the first and the
+    last received one; each run of NaN is a gap)."""
+    ok = np.isfinite(force)
+    idx = np.flatnonzero(ok)
+    q: dict[str, Any] = {"sampling_rate_hz": rate}
+    if idx.size == 0:
+        q.update(samples_received=0, samples_expected=0, samples_lost=0, loss_pct=None, gaps=[])
+        return q
+    a, b = int(idx[0]), int(idx[-1])
+    span = ok[a:b + 1]
+    received = int(span.sum())
+    expected = span.size
+    # runs of missing samples between two received ones
+    edges = np.diff(span.astype(np.int8))
+    starts = np.flatnonzero(edges == -1) + 1 + a  # first missing row
+    stops = np.flatnonzero(edges == 1) + 1 + a  # first received row after
+    gaps = [{"side": side, "start_s": float(grid_s[s - 1]), "end_s": float(grid_s[e]), "missing_samples": int(e - s),
+             "duration_s": float(grid_s[e] - grid_s[s - 1])} for s, e in zip(starts, stops)]
+    q.update(samples_received=received, samples_expected=expected, samples_lost=expected - received,
+             loss_pct=100.0 * (expected - received) / expected, gaps=gaps)
+    return q
