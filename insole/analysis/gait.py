@@ -182,7 +182,7 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     return GaitResult(mode=mode, steps=steps, per_side=per_side, n_steps={k: int((kept["side"] == k).sum()) for k in SIDES},
                       n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
                       cadence_spm=cadence, asymmetry=asym, drift=drift, sensor=sensor, favored_side=side,
-                      verdict=_verdict(asym, side), thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
+                      verdict=_verdict(asym, side, mode), thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
                       notes=tuple(notes), options=o)
 
 
@@ -203,13 +203,14 @@ _LABEL = {"contact_time": "contact time", "flight_time": "flight time", "peak_fo
           "impulse": "impulse", "loading_rate": "loading rate"}
 
 
-def _verdict(asym: dict[str, MetricAsymmetry], side: str) -> str:
+def _verdict(asym: dict[str, MetricAsymmetry], side: str, mode: str = "run") -> str:
     favoured = [a for a in asym.values() if a.favored_side != "none"]
     flight = asym.get("flight_time")
     extra = f" Flight time is {flight.note}." if flight is not None and flight.note else ""
     if not favoured:
-        return ("Every asymmetry is within typical variation for healthy runners (a side is called favoured only "
-                "when the whole 95 % interval lies beyond twice the typical value).")
+        ref = "healthy runners" if mode == "run" else "healthy runners (the reference used for walking too)"
+        return (f"Every asymmetry is within the typical variation of {ref}: a side is called favoured only when "
+                "the whole 95 % interval lies beyond twice the typical value.")
     parts = []
     for a in favoured:
         lo, hi = a.ci95_si_pct
