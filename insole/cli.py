@@ -116,7 +116,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from . import analyze, load
 
-    result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg)
+    if args.distance_km is not None and not args.distance_km > 0:
+        raise InsoleError("--distance-km must be a positive number of kilometres")
+    result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg,
+                     distance_m=args.distance_km * 1000.0 if args.distance_km else None)
     data = result.to_dict()
     if args.json:
         print(json.dumps(data, indent=2, default=_json_default))
@@ -237,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("file", help="a recording or an importable file (format detected by content)")
     a.add_argument("--protocol", choices=("standing", "run", "walk", "auto"), default="auto")
     a.add_argument("--body-mass-kg", type=float, default=None, metavar="KG", help="overrides the file's body mass")
+    a.add_argument("--distance-km", type=float, default=None, metavar="KM",
+                   help="distance of the run: adds the asymmetry per km to the drift")
     a.add_argument("--json", action="store_true", help="the documented JSON object on stdout")
     a.set_defaults(func=cmd_analyze)
 

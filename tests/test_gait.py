@@ -150,3 +150,11 @@ def test_standing_recording_has_no_steps(tmp_path, capsys):
     from insole.cli import main
 
     assert main(["steps", "recordings/standing_example.insole", "--csv"]) == 2
+
+
+def test_per_km_windows_when_the_distance_is_known(tmp_path):
+    rec, _, _ = simulate(tmp_path, mode="run", duration_s=600.0, contact_time_si_pct=5.0, seed=19)
+    d = insole.analyze(rec, distance_m=2500.0).to_dict()["gait"]["drift"]
+    assert [w["km"] for w in d["per_km"]] == [1, 2, 3]
+    assert all(w["contact_time"] == pytest.approx(5.0, abs=1.5) for w in d["per_km"])
+    assert d["per_km"][-1]["end_s"] == pytest.approx(d["windows"][-1]["end_s"])

@@ -103,7 +103,7 @@ def _quality(recording: Recording) -> dict[str, Any]:
 
 def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float | None = None,
             standing_options: StandingOptions | None = None,
-            gait_options: GaitOptions | None = None) -> AnalysisResult:
+            gait_options: GaitOptions | None = None, distance_m: float | None = None) -> AnalysisResult:
     """Analyse a recording.
 
     Parameters
@@ -117,6 +117,8 @@ def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float
         Overrides the recording's body mass.
     standing_options : StandingOptions, optional
     gait_options : GaitOptions, optional
+    distance_m : float, optional
+        Distance of a run, m: adds per-km drift windows.
 
     Returns
     -------
@@ -135,7 +137,8 @@ def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float
         quality["calibration"] = standing.calibration.to_dict()
         return AnalysisResult(protocol="standing", standing=standing, gait=None, quality=quality,
                               source=recording.path)
-    gait = analyze_gait(recording, protocol=protocol, body_mass_kg=body_mass_kg, options=gait_options)
+    gait = analyze_gait(recording, protocol=protocol, body_mass_kg=body_mass_kg, distance_m=distance_m,
+                        options=gait_options)
     quality["steps_excluded"] = gait.n_excluded
     quality["sensor_drift"] = gait.sensor.drifted
     return AnalysisResult(protocol=gait.mode, standing=None, gait=gait, quality=quality, source=recording.path)

@@ -94,7 +94,7 @@ def _mode(steps: pd.DataFrame, protocol: str) -> str:
 
 
 def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: float | None = None,
-                 options: GaitOptions | None = None) -> GaitResult:
+                 distance_m: float | None = None, options: GaitOptions | None = None) -> GaitResult:
     """Contacts, steps, per-side metrics, asymmetry, drift of a run or walk.
 
     Parameters
@@ -106,6 +106,9 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     body_mass_kg : float, optional
         Overrides the recording's body mass (forces in body weights, event
         level for light subjects, drift limits).
+    distance_m : float, optional
+        Distance covered, m (else ``meta.extra["distance_m"]`` when the file
+        has it): adds per-km windows to the drift, at a constant pace.
     options : GaitOptions, optional
 
     Raises
@@ -178,6 +181,15 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     drift = {"window_s": float(dur / n_win), "windows": windows.to_dict("records"),
              "slope_pp_per_10min": slopes, "change_point": changes,
              "verdict": _drift_verdict(slopes, sensor)}
+    distance_m = distance_m or recording.meta.extra.get("distance_m")
+    if distance_m and distance_m >= 1000.0:
+        # per km: windows of equal distance, at the run's mean pace
+        km = distance_m / 1000.0
+        km_edges = float(t[0]) + dur * np.minimum(np.arange(int(np.ceil(km)) + 1) / km, 1.0)
+        per_km = windowed_indices(kept, metrics, edges_s=km_edges, min_steps=o.drift.min_steps)
+        per_km.insert(0, "km", np.arange(1, len(per_km) + 1))
+        drift["per_km"] = per_km.to_dict("records")
+        drift["distance_m"] = float(distance_m)
     side = _overall(asym)
     return GaitResult(mode=mode, steps=steps, per_side=per_side, n_steps={k: int((kept["side"] == k).sum()) for k in SIDES},
                       n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
