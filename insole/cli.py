@@ -180,6 +180,25 @@ def cmd_steps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import analyze, load
+    from .report.pdf import write_report
+
+    recordings, results = [], []
+    with _progress("report") as prog:
+        task = prog.add_task("analysing", total=len(args.files) + 1)
+        for f in args.files:
+            rec = load(f)
+            recordings.append(rec)
+            results.append(analyze(rec))
+            prog.advance(task)
+        prog.update(task, description="writing the PDF")
+        out = write_report(recordings, results, args.output, subject=args.subject or "", png_dir=args.png)
+        prog.advance(task)
+    _console().print(f"wrote {out}" + (f" and the figures in {args.png}" if args.png else ""))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -251,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--protocol", choices=("run", "walk", "auto"), default="auto")
     st.add_argument("--body-mass-kg", type=float, default=None, metavar="KG")
     st.set_defaults(func=cmd_steps)
+
+    r = sub.add_parser("report", help="the physiotherapist's PDF; several files of one person add the history")
+    r.add_argument("files", nargs="+", metavar="FILE")
+    r.add_argument("-o", "--output", required=True, metavar="PDF")
+    r.add_argument("--subject", default=None, help="name in the header (default: from the files)")
+    r.add_argument("--png", default=None, metavar="DIR", help="also write every figure as PNG into DIR")
+    r.set_defaults(func=cmd_report)
 
     e = sub.add_parser("export", help="the samples table as CSV or Parquet")
     e.add_argument("file")

@@ -17,7 +17,6 @@ from .errors import InsoleError
 from .loader import load
 from .model import Recording
 from .report.pdf import write_report
-from .sim import make_scenario
 from .sim.session import default_insoles, simulate_recording
 
 log = logging.getLogger("insole")
@@ -25,11 +24,11 @@ log = logging.getLogger("insole")
 __all__ = ["DemoResult", "run_demo", "DEMO_LEFT_LOAD_PCT", "DEMO_EYES_CLOSED_SHIFT_PP", "DEMO_RUN_SI_PCT"]
 
 #: the demo's built-in asymmetries: standing, 53 % on the left with the eyes
-#: open and 4 points more with them closed; running, a symmetry index of 8 %
-#: (right larger) on contact time, peak force and loading rate
+#: open and 4 points more with them closed; running, a symmetry index of -8 %
+#: (negative: the LEFT side larger) on contact time, peak force and loading rate
 DEMO_LEFT_LOAD_PCT = 53.0
 DEMO_EYES_CLOSED_SHIFT_PP = 4.0
-DEMO_RUN_SI_PCT = 8.0
+DEMO_RUN_SI_PCT = -8.0
 DEMO_BODY_MASS_KG = 70.0
 DEMO_SUBJECT = "Demo Runner"
 
@@ -67,6 +66,10 @@ def summarise(rec: Recording, result=None) -> tuple[str, list[str]]:
 def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | None = None) -> DemoResult:
     """Simulate, record, analyse and report into ``out_dir``.
 
+    Two sessions of one person: one two weeks ago (a standing test and a
+    run with larger asymmetries) and one today, so the report's history
+    page shows the change.
+
     Parameters
     ----------
     out_dir : Path
@@ -74,31 +77,46 @@ def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | N
     progress : callable, optional
         ``progress(step, done, total)``.
     """
+    from datetime import datetime, timedelta, timezone
+
+    from .sim.gait import GaitScenario
+    from .sim.standing import StandingScenario
+
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InsoleError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
-    from .sim.standing import StandingScenario
-
+    today = datetime.now(timezone.utc).replace(microsecond=0)
+    earlier = today - timedelta(days=14)
     runs = [
-        ("standing.insole", StandingScenario(left_load_pct=DEMO_LEFT_LOAD_PCT, eyes_closed_shift_pp=DEMO_EYES_CLOSED_SHIFT_PP,
-                                             body_mass_kg=DEMO_BODY_MASS_KG, seed=1)),
-        ("run.insole", make_scenario("run", duration_s=90.0, asymmetry_pct=DEMO_RUN_SI_PCT, seed=2)),
+        ("earlier_standing.insole", earlier, StandingScenario(
+            left_load_pct=DEMO_LEFT_LOAD_PCT + 2.0, eyes_closed_shift_pp=DEMO_EYES_CLOSED_SHIFT_PP + 1.0,
+            body_mass_kg=DEMO_BODY_MASS_KG, seed=11)),
+        ("earlier_run.insole", earlier, GaitScenario(
+            mode="run", duration_s=90.0, contact_time_si_pct=DEMO_RUN_SI_PCT - 4.0,
+            peak_force_si_pct=DEMO_RUN_SI_PCT - 4.0, loading_rate_si_pct=DEMO_RUN_SI_PCT - 4.0,
+            body_mass_kg=DEMO_BODY_MASS_KG, seed=12)),
+        ("standing.insole", today, StandingScenario(
+            left_load_pct=DEMO_LEFT_LOAD_PCT, eyes_closed_shift_pp=DEMO_EYES_CLOSED_SHIFT_PP,
+            body_mass_kg=DEMO_BODY_MASS_KG, seed=1)),
+        ("run.insole", today, GaitScenario(
+            mode="run", duration_s=90.0, contact_time_si_pct=DEMO_RUN_SI_PCT, peak_force_si_pct=DEMO_RUN_SI_PCT,
+            loading_rate_si_pct=DEMO_RUN_SI_PCT, body_mass_kg=DEMO_BODY_MASS_KG, seed=2)),
     ]
     paths = []
-    for name, scenario in runs:
+    for i, (name, when, scenario) in enumerate(runs):
         step = f"recording {name}"
-        path = simulate_recording(out_dir / name, scenario, insoles=default_insoles(seed=len(paths) * 7),
+        path = simulate_recording(out_dir / name, scenario, insoles=default_insoles(seed=7 * i),
                                   subject=DEMO_SUBJECT, overwrite=True,
+                                  extra_meta={"started_utc": when.isoformat()},
                                   progress=(lambda d, t, s=step: progress(s, d, t)) if progress else None).path
         paths.append(path)
     recordings = [load(p) for p in paths]
     analyses = [analyze(r) for r in recordings]
-    summary = [summarise(r, a) for r, a in zip(recordings, analyses)]
+    summary = [summarise(r, a) for r, a in zip(recordings[2:], analyses[2:])]
     if progress:
         progress("writing the report", 0, 1)
-    report = write_report(recordings, out_dir / "report.pdf", subject=DEMO_SUBJECT,
-                          summaries=[{"title": t, "lines": lines} for t, lines in summary], analyses=analyses)
+    report = write_report(recordings, analyses, out_dir / "report.pdf", subject=DEMO_SUBJECT)
     if progress:
         progress("writing the report", 1, 1)
     return DemoResult(recordings=paths, report=report, summary=summary)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..analysis.standing import StandingResult
 
 __all__ = ["force_over_time_figure", "load_share_figure", "cop_paths_figure", "force_curves_figure",
-           "steps_over_time_figure", "asymmetry_figure", "drift_figure"]
+           "steps_over_time_figure", "asymmetry_figure", "drift_figure", "history_figure"]
 
 _PHASE_SHADES = ("#f2f2f2", "#e0e0e0")
 
@@ -132,8 +132,21 @@ def load_share_figure(result: "StandingResult", *, ax: Axes | None = None,
     return fig
 
 
+def _grid(fig: Figure | None, rect: tuple[float, float, float, float] | None, nrows: int, ncols: int,
+          figsize: tuple[float, float], **kw) -> tuple[Figure, np.ndarray]:
+    """Axes for a multi-panel figure: a new figure, or a grid inside ``rect``
+    (left, bottom, width, height in figure fractions) of a given one."""
+    if fig is None:
+        fig = Figure(figsize=figsize, layout="constrained")
+        return fig, fig.subplots(nrows, ncols, squeeze=False)
+    left, bottom, width, height = rect or (0.1, 0.1, 0.8, 0.8)
+    gs = fig.add_gridspec(nrows, ncols, left=left, right=left + width, bottom=bottom, top=bottom + height, **kw)
+    return fig, np.array([[fig.add_subplot(gs[i, j]) for j in range(ncols)] for i in range(nrows)])
+
+
 def cop_paths_figure(result: "StandingResult", *, phases: tuple[str, ...] = ("eyes_open", "eyes_closed"),
-                     fig: Figure | None = None, figsize: tuple[float, float] = (7.0, 6.0)) -> Figure:
+                     fig: Figure | None = None, rect: tuple[float, float, float, float] | None = None,
+                     figsize: tuple[float, float] = (7.0, 6.0)) -> Figure:
     """Centre-of-pressure paths, one column per phase on shared scales.
 
     Top row: the net COP of both feet (ground frame: right and forward
@@ -146,9 +159,7 @@ def cop_paths_figure(result: "StandingResult", *, phases: tuple[str, ...] = ("ey
     from ..analysis.sway import ellipse95
 
     shown = [p for p in (result.phase(n) for n in phases) if p is not None] or list(result.phases[:2])
-    if fig is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-    axes = fig.subplots(2, len(shown), squeeze=False)
+    fig, axes = _grid(fig, rect, 2, len(shown), figsize, hspace=0.35, wspace=0.35)
     series = result.series
     t = series.index.to_numpy()
     reach_net = reach_feet = 1.0
@@ -334,4 +345,60 @@ def drift_figure(gait: "GaitResult", *, ax: Axes | None = None, figsize: tuple[f
                 ha="center", fontsize=8, color="#e41a1c")
     if title:
         ax.set_title(title, fontsize=10)
+    return fig
+
+
+def history_figure(sessions: list[tuple[str, "StandingResult | None", "GaitResult | None"]], *,
+                   fig: Figure | None = None, rect: tuple[float, float, float, float] | None = None,
+                   figsize: tuple[float, float] = (7.0, 6.0)) -> Figure:
+    """Key asymmetries across sessions, each with its 95 % interval, against
+    the typical band: the standing left share (45-55 %), and the symmetry
+    angle of contact time, peak force and impulse (shaded: twice the typical
+    value, the verdict limit). Sessions are in date order, left to right."""
+    from ..analysis.asymmetry import TYPICAL_SA_PCT
+
+    panels = [("standing", "standing: left foot's share of the load (%)"),
+              ("contact_time", "running: contact time, symmetry angle (%)"),
+              ("peak_force", "running: peak force, symmetry angle (%)"),
+              ("impulse", "running: impulse, symmetry angle (%)")]
+    fig, grid = _grid(fig, rect, len(panels), 1, figsize, hspace=0.4)
+    axes = grid[:, 0]
+    for ax in axes[:-1]:
+        ax.sharex(axes[-1])
+        ax.tick_params(labelbottom=False)
+    x = np.arange(len(sessions))
+    labels = [label for label, _, _ in sessions]
+    for ax, (key, name) in zip(axes, panels):
+        vals, los, his = [], [], []
+        for _, st, g in sessions:
+            if key == "standing":
+                v, ci = (st.left_load_pct, st.ci95_left_load_pct) if st is not None else (np.nan, (np.nan, np.nan))
+            else:
+                a = g.asymmetry.get(key) if g is not None else None
+                v, ci = (a.sa_pct, a.ci95_sa_pct) if a is not None and a.sa_pct is not None else (np.nan, (np.nan, np.nan))
+            vals.append(v)
+            los.append(ci[0])
+            his.append(ci[1])
+        vals, los, his = map(np.asarray, (vals, los, his))
+        if key == "standing":
+            band = next((st.options.typical_band_pct for _, st, _ in sessions if st is not None), (45.0, 55.0))
+            ax.axhspan(*band, color="#4daf4a", alpha=0.15, lw=0)
+            ax.axhline(50, color="0.4", lw=0.8, ls="--")
+        else:
+            lim = 2.0 * TYPICAL_SA_PCT[key]
+            ax.axhspan(-lim, lim, color="#4daf4a", alpha=0.15, lw=0)
+            ax.axhline(0, color="0.4", lw=0.8)
+        ok = np.isfinite(vals)
+        if ok.any():
+            ax.errorbar(x[ok], vals[ok], yerr=[vals[ok] - los[ok], his[ok] - vals[ok]], fmt="o-", color="black",
+                        ms=5, capsize=4, lw=1)
+            for xi, v in zip(x[ok], vals[ok]):
+                ax.annotate(f"{v:.1f}", (xi, v), xytext=(7, 0), textcoords="offset points", fontsize=7, va="center")
+        else:
+            ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center", color="0.5")
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+    axes[-1].set_xticks(x)
+    axes[-1].set_xticklabels(labels, fontsize=8)
+    axes[-1].set_xlim(-0.5, len(sessions) - 0.5)
     return fig

@@ -1,6 +1,11 @@
-"""The PDF report (first version: summary page and one page per recording).
+"""The physiotherapist's PDF: summary, standing, running, history, data
+quality and methods pages.
 
-A4 pages, real (searchable) text, vector figures.
+A4 pages with a header (subject, session date, protocols, device) and page
+numbers; text is real text (TrueType fonts embedded, selectable and
+searchable); figures are vector graphics. Recordings from different days are
+sessions: the latest one is reported in full, and a history page follows the
+key asymmetries across all of them.
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import textwrap
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,8 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from .. import __version__
+from ..analysis.analyze import AnalysisResult
+from ..errors import InsoleError
 from ..model import Recording
 from .figures import (
     asymmetry_figure,
@@ -24,110 +32,212 @@ from .figures import (
     drift_figure,
     force_curves_figure,
     force_over_time_figure,
+    history_figure,
     load_share_figure,
     steps_over_time_figure,
 )
+from .text import headline, key_numbers, methods_text, quality_rows, quality_verdict
 
 log = logging.getLogger("insole")
 
-__all__ = ["write_report"]
+__all__ = ["Session", "sessions_of", "write_report"]
 
 A4_IN = (8.27, 11.69)
+_QUALITY_COLOURS = {"good": "#1b7837", "fair": "#b35806", "poor": "#c51b7d"}
 
 
-def _page(title: str, subject: str, page_no: int) -> Figure:
-    fig = Figure(figsize=A4_IN)
-    fig.text(0.07, 0.955, title, fontsize=16, weight="bold")
-    fig.text(0.07, 0.935, f"{subject}    {date.today().isoformat()}    insole {__version__}", fontsize=9, color="0.35")
-    fig.text(0.5, 0.02, f"page {page_no}", ha="center", fontsize=8, color="0.4")
-    return fig
+@dataclass(frozen=True)
+class Session:
+    """Recordings of one day, with their analyses."""
+
+    date: str
+    items: tuple[tuple[Recording, AnalysisResult], ...]
+
+    @property
+    def standing(self):
+        return next((r.standing for _, r in reversed(self.items) if r.standing is not None), None)
+
+    @property
+    def gait(self):
+        return next((r.gait for _, r in reversed(self.items) if r.gait is not None), None)
+
+    def recording_of(self, kind: str) -> Recording | None:
+        return next((rec for rec, r in reversed(self.items) if getattr(r, kind) is not None), None)
 
 
-def write_report(recordings: list[Recording], path: str | os.PathLike, *, subject: str = "",
-                 summaries: list[dict[str, Any]] | None = None, analyses: list[Any] | None = None) -> Path:
-    """Write a PDF: a summary page, then each recording's force over time.
+def sessions_of(recordings: list[Recording], results: list[AnalysisResult]) -> list[Session]:
+    """Group recordings into sessions by the day they started, oldest first."""
+    days: dict[str, list[tuple[Recording, AnalysisResult]]] = {}
+    for rec, res in zip(recordings, results):
+        days.setdefault(rec.meta.started_utc[:10] or "undated", []).append((rec, res))
+    return [Session(d, tuple(v)) for d, v in sorted(days.items())]
+
+
+class _Pages:
+    """Page factory: header, footer, numbering, saving."""
+
+    def __init__(self, pdf: PdfPages, subject: str, session: Session) -> None:
+        self.pdf, self.subject, self.session, self.n = pdf, subject, session, 0
+        recs = [rec for rec, _ in session.items]
+        self.protocols = ", ".join(sorted({r.protocol for _, r in session.items}))
+        dev = next((d for rec in recs for d in rec.meta.devices.values()), None)
+        self.device = (f"{dev.model or dev.name} fw {dev.firmware_revision}" if dev else recs[0].meta.source)
+
+    def new(self, title: str) -> Figure:
+        self.n += 1
+        fig = Figure(figsize=A4_IN)
+        fig.text(0.07, 0.955, title, fontsize=16, weight="bold")
+        fig.text(0.07, 0.935, f"{self.subject or 'unnamed subject'}  |  session {self.session.date}  |  "
+                              f"{self.protocols}  |  {self.device}", fontsize=8.5, color="0.35")
+        fig.text(0.93, 0.955, f"page {self.n}", ha="right", fontsize=8, color="0.4")
+        fig.text(0.5, 0.015, f"insole {__version__}, report made {date.today().isoformat()}", ha="center",
+                 fontsize=7, color="0.5")
+        return fig
+
+    def save(self, fig: Figure) -> None:
+        self.pdf.savefig(fig)
+
+
+def _paragraph(fig: Figure, y: float, text: str, *, width: int = 95, size: float = 10, **kw: Any) -> float:
+    lines = textwrap.wrap(text, width)
+    fig.text(0.07, y, "\n".join(lines), fontsize=size, va="top", linespacing=1.45, **kw)
+    return y - (len(lines) * 1.45 * size / 72.0 + 0.12) / A4_IN[1]
+
+
+def _table(fig: Figure, y: float, rows: list[list[str]], header: list[str], widths: list[float],
+           *, size: float = 8.5) -> float:
+    x0 = 0.07
+    step = 1.6 * size / 72.0 / A4_IN[1]
+    xs = [x0]
+    for w in widths[:-1]:
+        xs.append(xs[-1] + w)
+    for x, h in zip(xs, header):
+        fig.text(x, y, h, fontsize=size, weight="bold", va="top")
+    y -= step
+    fig.add_artist(matplotlib.lines.Line2D([x0, x0 + sum(widths)], [y + 0.3 * step] * 2, color="0.6", lw=0.6))
+    for row in rows:
+        for x, cell in zip(xs, row):
+            fig.text(x, y, cell, fontsize=size, va="top")
+        y -= step
+    return y
+
+
+def write_report(recordings: list[Recording], results: list[AnalysisResult], path: str | os.PathLike, *,
+                 subject: str = "", png_dir: str | os.PathLike | None = None) -> Path:
+    """Write the physiotherapist's PDF (and, with ``png_dir``, each figure as PNG).
 
     Parameters
     ----------
-    recordings : list of Recording
+    recordings, results : list
+        The recordings and their :func:`insole.analyze` results, any order;
+        recordings started on different days become sessions of a history.
     path : str or Path
     subject : str
-        Shown in every page header; defaults to the first recording's subject.
-    summaries : list of dict, optional
-        One per recording: ``{"title": str, "lines": [str, ...]}`` shown on
-        the summary page.
-    analyses : list, optional
-        One :class:`~insole.analysis.analyze.AnalysisResult` (or None) per
-        recording; a standing result adds its load-share and sway pages.
+        Defaults to the recordings' subject.
+    png_dir : str or Path, optional
+        Folder for the figures as PNG files (created if missing).
     """
+    if not recordings:
+        raise InsoleError("no recording to report on")
     path = Path(path)
-    subject = subject or (recordings[0].meta.subject if recordings else "")
+    if not path.parent.exists():
+        raise InsoleError(f"folder {path.parent} does not exist")
+    sessions = sessions_of(recordings, results)
+    cur = sessions[-1]
+    subject = subject or next((r.meta.subject for r in recordings if r.meta.subject), "")
+    standing, gait = cur.standing, cur.gait
+    st_rec, g_rec = cur.recording_of("standing"), cur.recording_of("gait")
+    pngs: dict[str, Figure] = {}
     with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(path) as pdf:
-        fig = _page("Weight-bearing summary", subject, 1)
-        y = 0.88
-        for rec, summ in zip(recordings, summaries or [{}] * len(recordings)):
-            fig.text(0.07, y, summ.get("title", Path(rec.path).name), fontsize=12, weight="bold")
-            y -= 0.025
-            for line in summ.get("lines", []):
-                for part in textwrap.wrap(line, 95):
-                    fig.text(0.09 if part is line or line.startswith(part) else 0.11, y, part, fontsize=10)
-                    y -= 0.02
-            y -= 0.02
-        fig.text(0.07, 0.08, "Signs: positive asymmetry means the RIGHT side is larger; every verdict names the side "
-                 "in words.", fontsize=8, color="0.35")
-        pdf.savefig(fig)
-        page_no = 1
-        for rec, res in zip(recordings, analyses or [None] * len(recordings)):
-            standing = getattr(res, "standing", None)
-            if standing is not None:
-                page_no += 1
-                page = _page("Standing test: load share", subject, page_no)
-                page.text(0.07, 0.895, "\n".join(textwrap.wrap(standing.verdict, 100)), fontsize=10, va="top",
-                          linespacing=1.4)
-                load_share_figure(standing, ax=page.add_axes((0.1, 0.5, 0.82, 0.3)),
-                                  title="The left foot's share of the load over time")
-                force_over_time_figure(rec, ax=page.add_axes((0.1, 0.1, 0.82, 0.25)),
-                                       title="Force under each foot (foot lifts first: zeroing and calibration)")
-                pdf.savefig(page)
-                page_no += 1
-                page = _page("Standing test: sway", subject, page_no)
-                cop_paths_figure(standing, fig=page.add_subfigure(page.add_gridspec(1, 1, top=0.9, bottom=0.16)[0]))
-                if standing.romberg:
-                    page.text(0.07, 0.1, f"Romberg ratio (eyes closed / eyes open): sway velocity "
-                              f"{standing.romberg['mean_velocity']:.2f}, ellipse area "
-                              f"{standing.romberg['ellipse95_area']:.2f}.", fontsize=10)
-                pdf.savefig(page)
-                continue
-            gait = getattr(res, "gait", None)
-            if gait is not None:
-                page_no += 1
-                page = _page(f"{gait.mode.capitalize()}: asymmetry", subject, page_no)
-                page.text(0.07, 0.895, "\n".join(textwrap.wrap(gait.verdict, 100)), fontsize=10, va="top",
-                          linespacing=1.4)
-                force_curves_figure(rec, gait, ax=page.add_axes((0.1, 0.56, 0.82, 0.25)),
-                                    title="Mean force over stance (band: +-1 SD across steps)")
-                asymmetry_figure(gait, ax=page.add_axes((0.2, 0.17, 0.72, 0.28)),
-                                 title="Asymmetry with 95 % intervals against typical variation")
-                pdf.savefig(page)
-                page_no += 1
-                page = _page(f"{gait.mode.capitalize()}: over the run", subject, page_no)
-                page.text(0.07, 0.895, "\n".join(textwrap.wrap(gait.drift["verdict"], 100)), fontsize=10,
-                          va="top", linespacing=1.4)
-                steps_over_time_figure(gait, ax=page.add_axes((0.1, 0.5, 0.82, 0.3)),
-                                       title="Contact time of every step (line: one-minute median)")
-                drift_figure(gait, ax=page.add_axes((0.1, 0.1, 0.82, 0.3)), title="Symmetry index per window")
-                pdf.savefig(page)
-                continue
-            page_no += 1
-            page = _page(f"{rec.meta.protocol.capitalize()} recording", subject, page_no)
-            gait = rec.meta.protocol in ("run", "walk")
-            force_over_time_figure(rec, ax=page.add_axes((0.1, 0.56, 0.85, 0.3)), mean_window_s=10.0 if gait else None,
-                                   title="Mean force under each foot over 10-s windows" if gait
-                                   else "Force under each foot, whole recording")
-            if gait and rec.duration_s > 10:
-                mid = rec.samples.index[len(rec.samples) // 2]
-                force_over_time_figure(rec, start_s=mid, end_s=mid + 4.0, ax=page.add_axes((0.1, 0.13, 0.85, 0.3)),
-                                       title="Four seconds from the middle of the run")
-            pdf.savefig(page)
-    log.info("wrote %s", path)
+        pages = _Pages(pdf, subject, cur)
+        # --- 1. summary --------------------------------------------------------------------------
+        fig = pages.new("Weight-bearing report")
+        y = _paragraph(fig, 0.9, headline(standing, gait), width=72, size=13, weight="bold")
+        y = _paragraph(fig, y, "A little asymmetry is normal: people need to be functional, not perfectly "
+                       "symmetrical. Each verdict below compares the difference with the typical variation of "
+                       "healthy people and with its own 95 % confidence interval.", size=9.5, color="0.25")
+        y = _table(fig, y - 0.01, key_numbers(standing, gait), ["measure", "value", "95 % CI", "typical", "verdict"],
+                   [0.38, 0.14, 0.16, 0.12, 0.16])
+        level, sentence = quality_verdict([rec for rec, _ in cur.items], [gait])
+        y = _paragraph(fig, y - 0.02, sentence, size=10, color=_QUALITY_COLOURS[level], weight="bold")
+        if len(sessions) > 1:
+            y = _paragraph(fig, y - 0.005, f"History: {len(sessions)} sessions from {sessions[0].date} to {cur.date}; "
+                           "the history page follows them.", size=9.5)
+        _paragraph(fig, 0.07, "Signs: every asymmetry is positive when the RIGHT side is larger, and every verdict "
+                   "names the side in words. 'Favoured' is the side that carries more.", size=8, color="0.35")
+        pages.save(fig)
+        # --- 2. standing -------------------------------------------------------------------------
+        if standing is not None:
+            fig = pages.new("Standing test: load share")
+            y = _paragraph(fig, 0.9, standing.verdict)
+            load_share_figure(standing, ax=fig.add_axes((0.12, 0.5, 0.8, 0.28)),
+                              title="The left foot's share of the load over time")
+            force_over_time_figure(st_rec, ax=fig.add_axes((0.12, 0.1, 0.8, 0.25)),
+                                   title="Force under each foot (foot lifts first: zeroing and calibration)")
+            pages.save(fig)
+            fig = pages.new("Standing test: sway, eyes open and closed")
+            cop_paths_figure(standing, fig=fig, rect=(0.12, 0.27, 0.8, 0.6))
+            rows = [[p.name.replace("_", " "), f"{p.sway['mean_velocity_mm_s']:.1f}", f"{p.sway['ellipse95_area_mm2']:.0f}",
+                     f"{p.sway['rms_ap_mm']:.1f} / {p.sway['rms_ml_mm']:.1f}", f"{p.sway['mean_frequency_hz']:.2f}"]
+                    for p in standing.phases if p.sway]
+            if standing.romberg:
+                rows.append(["Romberg ratio", f"{standing.romberg['mean_velocity']:.2f}",
+                             f"{standing.romberg['ellipse95_area']:.2f}", "", ""])
+            _table(fig, 0.17, rows, ["phase", "velocity (mm/s)", "ellipse (mm2)", "RMS AP / ML (mm)",
+                                     "mean freq. (Hz)"], [0.2, 0.17, 0.17, 0.2, 0.15])
+            pages.save(fig)
+            pngs.update(standing_load_share=load_share_figure(standing), standing_sway=cop_paths_figure(standing),
+                        standing_forces=force_over_time_figure(st_rec))
+        # --- 3. running ---------------------------------------------------------------------------
+        if gait is not None:
+            fig = pages.new(f"{'Running' if gait.mode == 'run' else 'Walking'}: left against right")
+            y = _paragraph(fig, 0.9, gait.verdict)
+            force_curves_figure(g_rec, gait, ax=fig.add_axes((0.12, 0.52, 0.8, 0.25)),
+                                title="Mean force over stance (band: +-1 SD across steps)")
+            asymmetry_figure(gait, ax=fig.add_axes((0.22, 0.14, 0.7, 0.28)),
+                             title="Asymmetry with 95 % intervals against typical variation")
+            pages.save(fig)
+            fig = pages.new(f"{'Running' if gait.mode == 'run' else 'Walking'}: over the {gait.mode}")
+            _paragraph(fig, 0.9, gait.drift["verdict"])
+            steps_over_time_figure(gait, ax=fig.add_axes((0.12, 0.5, 0.8, 0.3)),
+                                   title="Contact time of every step (line: one-minute median; hollow: left out)")
+            drift_figure(gait, ax=fig.add_axes((0.12, 0.1, 0.8, 0.3)), title="Symmetry index per window")
+            pages.save(fig)
+            pngs.update(gait_force_curves=force_curves_figure(g_rec, gait), gait_asymmetry=asymmetry_figure(gait),
+                        gait_steps=steps_over_time_figure(gait), gait_drift=drift_figure(gait))
+        # --- 4. history ---------------------------------------------------------------------------
+        if len(sessions) > 1:
+            fig = pages.new("History across sessions")
+            _paragraph(fig, 0.9, "Each point is one session with its 95 % interval; shaded: typical variation "
+                       "(standing: 45-55 %; running: twice the typical symmetry angle of healthy runners). Points "
+                       "moving into the band mean the asymmetry is shrinking.")
+            hist = [(s.date, s.standing, s.gait) for s in sessions]
+            history_figure(hist, fig=fig, rect=(0.12, 0.07, 0.8, 0.72))
+            pages.save(fig)
+            pngs["history"] = history_figure(hist)
+        # --- 5. data quality ----------------------------------------------------------------------
+        fig = pages.new("Data quality")
+        y = _paragraph(fig, 0.9, sentence, color=_QUALITY_COLOURS[level], weight="bold")
+        for rec, res in cur.items:
+            y = _paragraph(fig, y - 0.01, f"{Path(rec.path).name or rec.meta.source}: {res.protocol}, "
+                           f"{rec.duration_s:.0f} s at {rec.meta.sampling_rate_hz:g} Hz ({rec.meta.source})",
+                           size=10, weight="bold")
+            y = _table(fig, y, quality_rows(rec, res.standing, res.gait), ["", "left", "right"], [0.42, 0.22, 0.22])
+        pages.save(fig)
+        # --- 6. methods ---------------------------------------------------------------------------
+        fig = pages.new("Methods")
+        y = 0.9
+        for head, text in methods_text(standing, gait):
+            y = _paragraph(fig, y, head, size=9.5, weight="bold")
+            y = _paragraph(fig, y + 0.008, text, width=110, size=8.5)
+        _paragraph(fig, max(y - 0.01, 0.06), "Definitions follow SCIENCE.md of the insole project; the parameters "
+                   "above are those used for this report.", size=8, color="0.35")
+        pages.save(fig)
+        n_pages = pages.n
+    if png_dir is not None:
+        out = Path(png_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, f in pngs.items():
+            f.savefig(out / f"{name}.png", dpi=150)
+    log.info("wrote %s: %d pages", path, n_pages)
     return path

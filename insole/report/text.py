@@ -1,0 +1,208 @@
+"""The words of the report: headline, key numbers, data-quality verdict and
+methods, all built from the analysis results (no number is typed in)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from ..analysis.asymmetry import LOAD_METRICS, TYPICAL_SA_PCT
+from ..analysis.gait import GaitResult
+from ..analysis.standing import StandingResult
+from ..model import Recording
+
+__all__ = ["headline", "key_numbers", "quality_verdict", "quality_rows", "methods_text"]
+
+_LABEL = {"contact_time": "contact time", "flight_time": "flight time", "peak_force": "peak force",
+          "impulse": "impulse", "loading_rate": "loading rate"}
+
+
+def headline(standing: StandingResult | None, gait: GaitResult | None) -> str:
+    """One sentence for a non-expert: which side is favoured, and whether it matters."""
+    parts = []
+    if standing is not None:
+        s = standing.favored_side
+        share = standing.left_load_pct if s == "left" else 100.0 - standing.left_load_pct
+        parts.append(("standing", s, f"the {s} foot carries {share:.0f} % of the weight" if s != "none" else
+                      f"the weight is shared {standing.left_load_pct:.0f} / {100 - standing.left_load_pct:.0f}"))
+    if gait is not None:
+        s = gait.favored_side
+        fav = [a for a in gait.asymmetry.values() if a.favored_side == s and s != "none"]
+        what = "; ".join(f"{_LABEL[a.metric]} {abs(a.si_pct):.0f} % higher on the {s}" for a in fav[:2])
+        parts.append((gait.mode + "ning" if gait.mode == "run" else "walking", s, what or "left and right match"))
+    sides = {p[1] for p in parts if p[1] != "none"}
+    if not parts:
+        return "Nothing to analyse in these recordings."
+    if not sides:
+        return ("No side is favoured: " + " and ".join(f"{p[0]}, {p[2]}" for p in parts)
+                + ", within the typical variation of healthy people, so there is nothing to correct.")
+    if len(sides) == 2:
+        return ("Mixed picture: " + "; ".join(f"{p[0]}, {p[2]}" for p in parts)
+                + ". Each is beyond typical variation, but on different sides: worth a closer look.")
+    side = sides.pop()
+    favoured = [p for p in parts if p[1] == side]
+    typical = [p for p in parts if p[1] == "none"]
+    sentence = (f"The {side} side is favoured: " + " and ".join(f"{p[0]}, {p[2]}" for p in favoured)
+                + ", more than the typical variation of healthy people, so it is worth working on")
+    if typical:
+        sentence += "; " + " and ".join(f"{p[0]} is within typical variation" for p in typical)
+    return sentence + "."
+
+
+def _ci(ci: Any, fmt: str = "{:.1f}") -> str:
+    return "-" if not ci else f"{fmt.format(ci[0])} to {fmt.format(ci[1])}"
+
+
+def key_numbers(standing: StandingResult | None, gait: GaitResult | None) -> list[list[str]]:
+    """Rows ``[what, value, 95 % CI, typical, verdict]`` of the summary table."""
+    rows = []
+    if standing is not None:
+        band = standing.options.typical_band_pct
+        for p in standing.phases:
+            rows.append([f"standing, {p.name.replace('_', ' ')}: left share", f"{p.left_load_pct:.1f} %",
+                         _ci(p.ci95_left_load_pct), f"{band[0]:g}-{band[1]:g} %",
+                         "typical" if p.favored_side == "none" else f"{p.favored_side} favoured"])
+        if standing.eyes_closed_shift_pp is not None:
+            rows.append(["standing, eyes-closed shift (+ = to the left)", f"{standing.eyes_closed_shift_pp:+.1f} pt",
+                         _ci(standing.ci95_eyes_closed_shift_pp, "{:+.1f}"), "", ""])
+        if standing.romberg:
+            rows.append(["standing, Romberg ratio of sway velocity", f"{standing.romberg['mean_velocity']:.2f}", "",
+                         "about 1-2", ""])
+    if gait is not None:
+        for k, a in gait.asymmetry.items():
+            if a.si_pct is None:
+                continue
+            verdict = (f"{a.favored_side} favoured" if a.favored_side != "none"
+                       else ("beyond typical" if a.beyond_typical else "typical"))
+            typical = f"SA {TYPICAL_SA_PCT[k]:g} %" if k in TYPICAL_SA_PCT else ""
+            rows.append([f"{gait.mode}, {_LABEL[k]} SI (+ = right larger)", f"{a.si_pct:+.1f} %", _ci(a.ci95_si_pct),
+                         typical, verdict])
+        rows.append([f"{gait.mode}, cadence", f"{gait.cadence_spm:.0f} steps/min", "", "", ""])
+    return rows
+
+
+def quality_verdict(recordings: list[Recording], gaits: list[GaitResult | None]) -> tuple[str, str]:
+    """(level, sentence): level ``good``, ``fair`` or ``poor``."""
+    problems, cautions = [], []
+    for rec in recordings:
+        for side, loss in rec.quality.get("packet_loss_pct", {}).items():
+            if loss is None:
+                continue
+            if loss > 5.0:
+                problems.append(f"heavy packet loss on the {side} insole ({loss:.0f} %)")
+            elif loss > 1.0:
+                cautions.append(f"{loss:.1f} % packet loss on the {side} insole")
+        longest = max((g.get("duration_s") or 0.0 for g in rec.quality.get("gaps", [])), default=0.0)
+        if longest > 2.0:
+            cautions.append(f"a {longest:.0f}-s gap in the data")
+        if rec.quality.get("damaged_file"):
+            problems.append("a damaged file (only its intact part was read)")
+    for g in gaits:
+        if g is None:
+            continue
+        if g.sensor.drifted:
+            problems.append("an insole's sensor drifted during the run")
+        n = sum(g.n_steps.values())
+        ex = sum(g.n_excluded.values())
+        if n and ex / (n + ex) > 0.15:
+            cautions.append(f"{ex} of {n + ex} steps left out")
+    if problems:
+        return "poor", ("Data quality is poor: " + "; ".join(problems)
+                        + ". Treat these numbers with caution and repeat the recording if you can.")
+    if cautions:
+        return "fair", "Data quality is fair: " + "; ".join(cautions) + "."
+    return "good", "Data quality is good: little or no packet loss, no long gaps, no sensor drift."
+
+
+def quality_rows(rec: Recording, standing: StandingResult | None, gait: GaitResult | None) -> list[list[str]]:
+    """Rows ``[item, left, right]`` of the data-quality page for one recording."""
+    q = rec.quality
+    loss = q.get("packet_loss_pct", {})
+    sides = q.get("sides", {})
+    gaps = {s: [g for g in q.get("gaps", []) if g["side"] == s] for s in ("left", "right")}
+    bat = q.get("battery_pct", {})
+
+    def pct(v: Any) -> str:
+        return "-" if v is None else f"{v:.2f} %"
+
+    rows = [["packet loss", pct(loss.get("left")), pct(loss.get("right"))],
+            ["gaps (longest)", *[f"{len(gaps[s])} ({max((g['duration_s'] for g in gaps[s]), default=0):.2f} s)"
+                                 for s in ("left", "right")]],
+            ["clock rate vs host (ppm)", *[f"{sides[s]['clock'][0]['rate_ppm']:+.1f}" if sides.get(s, {}).get("clock")
+                                           else "-" for s in ("left", "right")]],
+            ["battery (start -> end)", *[f"{bat[s]['first']} -> {bat[s]['last']} %" if s in bat else "-"
+                                         for s in ("left", "right")]]]
+    drift = q.get("clock_drift_between_feet_ppm")
+    if drift is not None:
+        rows.append(["clock drift between the feet (corrected)", f"{drift:+.1f} ppm", ""])
+    if standing is not None:
+        c = standing.calibration
+        rows.append([f"calibration ({c.method.replace('_', ' ')})",
+                     *[f"x {c.gains[s]:.3f}" if s in c.gains else "-" for s in ("left", "right")]])
+        if c.two_leg_sum_bw is not None:
+            rows.append(["two-legged standing after calibration", f"{c.two_leg_sum_bw:.3f} body weights", ""])
+    if gait is not None:
+        rows.append(["steps kept (left out)", *[f"{gait.n_steps[s]} ({gait.n_excluded[s]})" for s in ("left", "right")]])
+        rows.append(["sensor drift", "yes" if gait.sensor.drifted else "no",
+                     "; ".join(gait.sensor.reasons)[:60]])
+    return rows
+
+
+def methods_text(standing: StandingResult | None, gait: GaitResult | None) -> list[tuple[str, str]]:
+    """(heading, paragraph) pairs describing what was computed, with the
+    parameters actually used."""
+    out = [("Signs and words", "Every asymmetry is positive when the RIGHT side is larger, and every verdict names "
+            "the side. 'Favoured' names the side that carries more: a larger load share, longer contacts, higher "
+            "forces.")]
+    if standing is not None:
+        o = standing.options
+        c = standing.calibration
+        out += [
+            ("Standing: zeroing and calibration",
+             f"Method: {c.method.replace('_', ' ')} ({c.note}); sensors zeroed on the foot lifts: "
+             f"{'yes' if c.zeroed else 'no'}. Gains: "
+             + (", ".join(f"{s} x {g:.4f}" for s, g in c.gains.items()) or "none") + "."),
+            ("Standing: load share",
+             f"left share = 100 * mean(F_L) / mean(F_L + F_R) per phase, the first {o.settle_s:g} s dropped; forces "
+             f"low-passed (zero-lag Butterworth, order {o.filter_order} per pass, {o.cutoff_hz:g} Hz). 95 % interval: "
+             f"circular moving-block bootstrap ({o.n_boot} replicates, blocks of {o.block_s:g} s). A side is favoured "
+             f"when the share lies outside {o.typical_band_pct[0]:g}-{o.typical_band_pct[1]:g} % and its interval "
+             "excludes 50 %."),
+            ("Standing: sway",
+             "On the net centre of pressure of both feet (ground frame; feet parallel, heels "
+             f"{o.stance_width_mm:g} mm apart), filtered as above: path length, mean velocity = path / T, RMS and "
+             "range per axis, 95 % prediction ellipse area = pi F(0.95; 2, n-2) 2(n-1)(n+1)/(n(n-2)) sqrt(det S), "
+             "mean frequency = velocity / (2 pi mean distance) (Prieto 1996), median power frequency (Welch). "
+             "Romberg ratio = eyes closed / eyes open."),
+        ]
+    if gait is not None:
+        o = gait.options
+        th = gait.thresholds_n
+        levels = "; ".join(f"{s}: on {v['on']:.0f} N, off {v['off']:.0f} N, events at {v['event']:.0f} N"
+                           for s, v in th.items() if v)
+        out += [
+            ("Running/walking: contacts",
+             f"Force re-zeroed in swing ({o.contact.baseline_percentile:g}th percentile of {o.contact.baseline_block_s:g}-s "
+             f"blocks). Hysteresis: on above max({o.contact.on_min_n:g} N, {100 * o.contact.on_peak_frac:g} % of the "
+             f"median peak) held {1000 * o.contact.on_hold_s:g} ms, off below {100 * o.contact.off_peak_frac:g} % of "
+             f"it; initial contact and toe-off where the force crosses {o.contact.event_level_n:g} N (at most "
+             f"{100 * o.contact.event_level_bw:g} % of body weight), interpolated. Levels used: {levels}."),
+            ("Running/walking: steps",
+             "contact = TO - IC; flight = next IC of the other foot - TO; step, stride, duty factor; peak force; "
+             "impulse = integral of F over stance; loading rate = mean slope 20-80 % of the impact peak (or 3-12 % of "
+             "stance without one); strike index = COP at IC as % of foot length. Strides beyond 3 x 1.4826 x MAD of the "
+             "median stride time are left out, as are steps with missing samples in stance."),
+            ("Running/walking: asymmetry",
+             f"SI = 100 (R - L) / (0.5 (R + L)); SA = 100 (45 - atan(L/R)) / 90. 95 % intervals: left and right steps "
+             f"bootstrapped independently ({o.n_boot} replicates). A side is favoured for a load metric when the SA "
+             f"interval lies beyond {o.favour_factor:g} x the typical value of healthy runners (Girard et al. 2019: "
+             + ", ".join(f"{_LABEL[k]} {v:g} %" for k, v in TYPICAL_SA_PCT.items()) + "; impulse taken as peak force)."
+             f" Load metrics: {', '.join(_LABEL[k] for k in LOAD_METRICS)}."),
+            ("Running/walking: drift",
+             f"Indices per {gait.drift['window_s']:.0f}-s window (at least {o.drift.min_steps} steps per side), "
+             f"least-squares slope with a moving-block bootstrap interval ({o.drift.block_windows} windows per block), "
+             "a single change point kept when it lowers the BIC. Sensor drift: the swing baseline moving by more than "
+             f"{100 * o.drift.baseline_limit_bw:g} % of body weight, or the summed force by more than "
+             f"{o.drift.identity_limit_pct:g} %."),
+        ]
+    return out
