@@ -120,6 +120,20 @@ class Recording:
             return 0.0
         return float(idx[-1] - idx[0] + 1.0 / self.meta.sampling_rate_hz)
 
+    def require_both_feet(self, what: str) -> None:
+        """Raise :class:`~insole.errors.InsoleError` unless both feet have data.
+
+        Parameters
+        ----------
+        what : str
+            The analysis that needs them, for the message.
+        """
+        from .errors import InsoleError
+
+        if set(self.sides) != {"left", "right"}:
+            raise InsoleError(f"the {what} needs both feet; this recording has "
+                              + (", ".join(self.sides) or "no foot") + " only")
+
     @property
     def sides(self) -> tuple[str, ...]:
         """Sides that have data, in (left, right) order."""

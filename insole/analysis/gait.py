@@ -117,9 +117,7 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
         When a foot is missing or too few steps are found.
     """
     o = options or GaitOptions()
-    if set(recording.sides) != set(SIDES):
-        raise InsoleError("the gait analysis needs both feet; this recording has "
-                          + (", ".join(recording.sides) or "no foot") + " only")
+    recording.require_both_feet("gait analysis")
     fs = recording.meta.sampling_rate_hz
     mass = body_mass_kg or recording.meta.body_mass_kg
     bw = mass * STANDARD_GRAVITY_M_S2 if mass else None

@@ -259,9 +259,7 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
         When a foot is missing or no phase has enough data.
     """
     o = options or StandingOptions()
-    if set(recording.sides) != set(SIDES):
-        raise InsoleError("the standing analysis needs both feet; this recording has "
-                          + (", ".join(recording.sides) or "no foot") + " only")
+    recording.require_both_feet("standing analysis")
     rate = recording.meta.sampling_rate_hz
     t = recording.samples.index.to_numpy()
     lifts = set(LIFT_PHASES.values())

@@ -72,7 +72,7 @@ from ..errors import RecordingError, UnknownFormatError
 from ..model import Recording, RecordingMeta
 from ..paths import require_file
 from ..signals.build import DEFAULT_COP_MIN_FORCE_N
-from .quality import side_quality
+from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
 
 log = logging.getLogger("insole")
 
@@ -105,11 +105,7 @@ FORCE_CALIBRATION_NOTE = "sensor newtons are not calibrated to body weight (abou
 _STEP_TOL = 0.05  # a time step may be this many periods off a whole number (the file has 0.0099 s steps)
 _SNIFF_STEP = (0.0095, 0.0105)
 _SNIFF_LINES = 5
-_GRID_FACTOR = 10
-_GRID_SLACK = 1_000_000
-_MAX_ABS_VALUE = 1e9
 _MIN_STANCE_SAMPLES = 10
-_EOL = re.compile(rb"\r\n|\r|\n")
 _STEM = re.compile(r"^(Ga|Ju|Si)(Co|Pt)(\d+)_(\d+)$", re.IGNORECASE)
 _GROUPS = {"co": "control", "pt": "parkinson"}
 
@@ -132,7 +128,7 @@ def sniff(head: bytes) -> bool:
     first non-empty lines (up to five) each hold exactly 19 tab-separated
     numbers and the first column steps by 0.01 s. Never raises."""
     try:
-        pieces = _EOL.split(head)
+        pieces = EOL.split(head)
         complete, tail = pieces[:-1], pieces[-1]  # the last piece may be cut short
         lines = [ln for ln in complete if ln.strip()][:_SNIFF_LINES]
         if len(lines) < 2 and tail.strip():
@@ -250,7 +246,7 @@ def _read(where: str, data: bytes) -> tuple[np.ndarray, np.ndarray]:
         n = int(np.isfinite(values[i]).sum())
         raise RecordingError(f"{where}: line {lines[i]}: {n} values where a gaitpdb walk has {N_COLUMNS} on every "
                              f"line (time, 8 left sensors, 8 right sensors, total left, total right)")
-    big = np.flatnonzero(~(np.abs(values) <= _MAX_ABS_VALUE).all(axis=1))
+    big = np.flatnonzero(~(np.abs(values) <= MAX_ABS_VALUE).all(axis=1))
     if big.size:
         raise RecordingError(f"{where}: line {lines[big[0]]}: a value is infinite or too large to be a force in "
                              f"newtons or a time in seconds")
@@ -271,7 +267,7 @@ def _grid(where: str, t: np.ndarray, lines: np.ndarray) -> np.ndarray:
         raise RecordingError(f"{where}: line {lines[i + 1]}: time steps by {float(d[i]):g} s from line {lines[i]}; a "
                              f"gaitpdb walk steps by 0.01 s (100 Hz)")
     k = np.concatenate(([0], np.cumsum(whole.astype(np.int64))))
-    if int(k[-1]) + 1 > _GRID_FACTOR * t.size + _GRID_SLACK:
+    if int(k[-1]) + 1 > GRID_FACTOR * t.size + GRID_SLACK:
         i = int(np.argmax(d))
         raise RecordingError(f"{where}: line {lines[i + 1]}: time jumps by {float(d[i]):g} s; split the file there")
     return k
@@ -326,7 +322,7 @@ def load(path: str | os.PathLike) -> Recording:
         data = p.read_bytes()
     except OSError as exc:
         raise RecordingError(f"{where}: cannot be read ({exc.strerror or exc})") from None
-    first = next((ln for ln in _EOL.split(data[:65536]) if ln.strip()), b"")
+    first = next((ln for ln in EOL.split(data[:65536]) if ln.strip()), b"")
     if len(first.strip(b" \r\n").split(b"\t")) != N_COLUMNS:
         raise UnknownFormatError(f"{where}: not a PhysioNet gaitpdb walk (expected 19 tab-separated numbers per "
                                  f"line: time, 8 left sensors, 8 right sensors, total left, total right)")

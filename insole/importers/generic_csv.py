@@ -56,7 +56,7 @@ from ..constants import COP_X, COP_Y, FORCE, SIDES, STANDARD_GRAVITY_M_S2, TIME_
 from ..errors import RecordingError, UnknownFormatError
 from ..model import Phase, Recording, RecordingMeta
 from ..paths import require_file
-from .quality import side_quality
+from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
 from ..signals.build import COP_MIN_FORCE_BW, DEFAULT_COP_MIN_FORCE_N
 
 log = logging.getLogger("insole")
@@ -86,14 +86,9 @@ _UNIFORM_TOL = 0.01
 _GAP_PERIODS = 1.5
 _MIN_RATE_HZ = 1.0
 _MAX_RATE_HZ = 1e6
-#: the uniform grid may hold at most this many times the rows, plus _GRID_SLACK rows
-_GRID_FACTOR = 10
-_GRID_SLACK = 1_000_000
+#: the uniform grid may hold at most this many times the rows, plus GRID_SLACK rows
 #: a foot's median force below this means the file's sign convention is flipped
 _NEGATIVE_FORCE_N = -20.0
-#: larger forces (N) or positions (mm) are not measurements
-_MAX_ABS_VALUE = 1e9
-_EOL = re.compile(rb"\r\n|\r|\n")
 _BLANK_TO_END = re.compile(rb"\s*\Z")
 _META_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _PANDAS_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -141,7 +136,7 @@ def _scan_header(buf: bytes, *, limit: int | None = None) -> _Header | None:
     comments: list[str] = []
     limit = len(buf) if limit is None else min(limit, len(buf))
     while pos < limit:
-        m = _EOL.search(buf, pos)
+        m = EOL.search(buf, pos)
         if m is None:
             end = nxt = len(buf)
         else:
@@ -390,7 +385,7 @@ def _check_table(where: str, t: _Table) -> None:
     if bad.size:
         raise RecordingError(f"{where}: line {t.lines[bad[0]]}: time_s is empty; every row needs a time in seconds")
     for col, v in ((TIME_COLUMN, t.time), *t.values.items()):
-        limit = np.inf if col == TIME_COLUMN else _MAX_ABS_VALUE
+        limit = np.inf if col == TIME_COLUMN else MAX_ABS_VALUE
         bad = np.flatnonzero(~(np.abs(v) <= limit) & ~np.isnan(v))
         if bad.size:
             raise RecordingError(f"{where}: line {t.lines[bad[0]]}: {col} is {float(v[bad[0]])!r}, not a finite "
@@ -466,7 +461,7 @@ def _timebase(where: str, t: np.ndarray, lines: np.ndarray, given_hz: float | No
         k0 = int(math.ceil(t[0] * rate - 1e-6))
         k_end = int(math.floor(t[-1] * rate + 1e-6))
     n_grid = k_end - k0 + 1
-    if n_grid > _GRID_FACTOR * n + _GRID_SLACK:
+    if n_grid > GRID_FACTOR * n + GRID_SLACK:
         i = int(np.argmax(d))
         raise RecordingError(f"{where}: line {lines[i + 1]}: time_s jumps by {d[i]:g} s from line {lines[i]}; "
                              f"a gap that long would need {n_grid - n} empty rows at {rate:g} Hz: split the file "

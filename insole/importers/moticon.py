@@ -110,7 +110,7 @@ from ..errors import RecordingError, UnknownFormatError
 from ..model import DeviceInfo, Recording, RecordingMeta
 from ..paths import require_file
 from ..signals.build import DEFAULT_COP_MIN_FORCE_N
-from .quality import side_quality
+from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
 
 log = logging.getLogger("insole")
 
@@ -151,10 +151,6 @@ _HEADER_SCAN_BYTES = 1 << 20
 _UNIFORM_TOL = 0.25  # rows may sit this many periods off the grid
 _MIN_RATE_HZ = 1.0
 _MAX_RATE_HZ = 10_000.0
-_GRID_FACTOR = 10
-_GRID_SLACK = 1_000_000
-_MAX_ABS_VALUE = 1e9
-_EOL = re.compile(rb"\r\n|\r|\n")
 _PANDAS_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _BOM_UTF8 = b"\xef\xbb\xbf"
 _BOM_UTF16 = (b"\xff\xfe", b"\xfe\xff")
@@ -211,7 +207,7 @@ def _scan_header(buf: bytes, limit: int) -> _Header | None:
     line_no = 0
     meta: dict[str, tuple[int, str]] = {}
     while pos < limit:
-        m = _EOL.search(buf, pos)
+        m = EOL.search(buf, pos)
         end, nxt = (m.start(), m.end()) if m else (len(buf), len(buf))
         line_no += 1
         text = buf[pos:end].decode("utf-8", errors="replace")
@@ -527,7 +523,7 @@ def _timebase(where: str, t: np.ndarray, lines: np.ndarray) -> tuple[float, np.n
         raise RecordingError(f"{where}: line {lines[i + 1]}: time {float(t[i + 1])!r} falls on the same "
                              f"{rate:g} Hz sample as line {lines[i]}")
     n_grid = int(k[-1] - k[0]) + 1
-    if n_grid > _GRID_FACTOR * n + _GRID_SLACK:
+    if n_grid > GRID_FACTOR * n + GRID_SLACK:
         i = int(np.argmax(dk))
         raise RecordingError(f"{where}: line {lines[i + 1]}: time jumps by {float(d[i]):g} s; a gap that long would "
                              f"need {n_grid - n} empty rows: split the export there")
@@ -657,7 +653,7 @@ def load(path: str | os.PathLike) -> Recording:
         if f != 1.0:
             v = v * np.float32(f)
         with np.errstate(invalid="ignore"):
-            big = np.flatnonzero(~(np.abs(v) <= _MAX_ABS_VALUE) & ~np.isnan(v))
+            big = np.flatnonzero(~(np.abs(v) <= MAX_ABS_VALUE) & ~np.isnan(v))
         if big.size:
             i = int(big[0])
             raise RecordingError(f"{where}: line {lines[i]}: {c.name.strip()} is {float(v[i])!r}, not a "

@@ -1,12 +1,23 @@
-"""What the importers share: the data-quality summary of a sampled foot."""
+"""What the importers share: limits that keep a damaged file from
+exhausting memory, line endings, and the data-quality summary of a foot."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
-__all__ = ["side_quality"]
+__all__ = ["side_quality", "GRID_FACTOR", "GRID_SLACK", "MAX_ABS_VALUE", "EOL"]
+
+#: a time column may ask for at most GRID_FACTOR x rows + GRID_SLACK grid rows
+#: (a time jump in a damaged file must not allocate gigabytes)
+GRID_FACTOR = 10
+GRID_SLACK = 1_000_000
+#: values beyond this are not measurements (a damaged or misread file)
+MAX_ABS_VALUE = 1e9
+#: any line ending: LF, CRLF or a lone CR
+EOL = re.compile(rb"\r\n|\r|\n")
 
 
 def side_quality(side: str, force: np.ndarray, grid_s: np.ndarray, rate: float) -> dict[str, Any]:
