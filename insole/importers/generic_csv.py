@@ -86,7 +86,6 @@ _UNIFORM_TOL = 0.01
 _GAP_PERIODS = 1.5
 _MIN_RATE_HZ = 1.0
 _MAX_RATE_HZ = 1e6
-#: the uniform grid may hold at most this many times the rows, plus GRID_SLACK rows
 #: a foot's median force below this means the file's sign convention is flipped
 _NEGATIVE_FORCE_N = -20.0
 _BLANK_TO_END = re.compile(rb"\s*\Z")
