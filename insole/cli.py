@@ -119,7 +119,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.distance_km is not None and not args.distance_km > 0:
         raise InsoleError("--distance-km must be a positive number of kilometres")
     result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg,
-                     distance_m=args.distance_km * 1000.0 if args.distance_km else None)
+                     distance_m=args.distance_km * 1000.0 if args.distance_km else None,
+                     gait_options=_gait_options(args))
     data = result.to_dict()
     if args.json:
         print(json.dumps(data, indent=2, default=_json_default))
@@ -170,10 +171,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gait_options(args: argparse.Namespace):
+    from .analysis.contacts import ContactOptions
+    from .analysis.gait import GaitOptions
+
+    return GaitOptions(contact=ContactOptions(convention=args.events.replace("-", "_")))
+
+
 def cmd_steps(args: argparse.Namespace) -> int:
     from . import analyze, load
 
-    result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg)
+    result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg,
+                     gait_options=_gait_options(args))
     if result.gait is None:
         raise InsoleError(f"{args.file} is a standing recording: it has no steps (try insole analyze)")
     result.gait.steps.to_csv(sys.stdout, index=False, float_format="%.6g")
@@ -262,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--distance-km", type=float, default=None, metavar="KM",
                    help="distance of the run: adds the asymmetry per km to the drift")
     a.add_argument("--json", action="store_true", help="the documented JSON object on stdout")
+    a.add_argument("--events", choices=("auto", "force-plate", "moticon"), default="auto",
+                   help="where initial contact and toe-off are placed: force-plate (20 N), moticon (as Moticon's "
+                        "gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
     a.set_defaults(func=cmd_analyze)
 
     st = sub.add_parser("steps", help="the per-step table of a run or walk")
@@ -269,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--csv", action="store_true", required=True, help="as CSV on stdout")
     st.add_argument("--protocol", choices=("run", "walk", "auto"), default="auto")
     st.add_argument("--body-mass-kg", type=float, default=None, metavar="KG")
+    st.add_argument("--events", choices=("auto", "force-plate", "moticon"), default="auto",
+                   help="where initial contact and toe-off are placed: force-plate (20 N), moticon (as Moticon's "
+                        "gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
     st.set_defaults(func=cmd_steps)
 
     r = sub.add_parser("report", help="the physiotherapist's PDF; several files of one person add the history")

@@ -87,3 +87,37 @@ def test_moticon_export_analyses_and_steps(moticon_walk, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("side,ic_s,to_s,contact_time_s,peak_force_n") or lines[0].startswith("side,ic_s,to_s")
     assert len(lines) > 100
+
+
+VENDOR = HERE / "data" / "moticon" / "vendor"
+
+
+@pytest.mark.parametrize("name", ["230927_102114.txt", "230927_102137.txt", "230927_102231.txt"])
+def test_events_agree_with_the_vendors_gait_report(name):
+    """Moticon's own gait report of the same recordings: every initial
+    contact and toe-off it found is matched by ours within a few samples."""
+    import pandas as pd
+
+    vendor = pd.read_csv(VENDOR / "vendor_gait_events.csv")
+    vendor = vendor[vendor["recording"] == name]
+    rec = insole.load(VENDOR / name)
+    g = insole.analyze(rec, protocol="walk").gait
+    fs = rec.meta.sampling_rate_hz
+    for side in ("left", "right"):
+        v = vendor[vendor["side"] == side]
+        ours = g.steps[g.steps["side"] == side]
+        j = np.abs(v["initial_contact_s"].to_numpy()[:, None] - ours["ic_s"].to_numpy()[None, :]).argmin(axis=1)
+        d_ic = (ours["ic_s"].to_numpy()[j] - v["initial_contact_s"].to_numpy()) * fs
+        d_to = (ours["to_s"].to_numpy()[j] - v["toe_off_s"].to_numpy()) * fs
+        assert len(set(j)) == len(v)  # one of ours for each of theirs
+        assert np.abs(d_ic).max() <= 1.5, d_ic
+        assert np.abs(d_to).max() <= 2.5, d_to
+
+
+def test_force_plate_convention_is_the_default_for_our_own_insoles():
+    rec = insole.load(HERE.parent / "recordings" / "run_example.insole")
+    g = insole.analyze(rec).gait
+    assert g.options.contact.convention == "force_plate"
+    assert g.thresholds_n["left"]["event"] == pytest.approx(20.0)
+    moticon = insole.analyze(insole.load(VENDOR / "230927_102231.txt"), protocol="walk").gait
+    assert moticon.options.contact.convention == "moticon"

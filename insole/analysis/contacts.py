@@ -9,10 +9,14 @@ Two steps per foot:
    (120 ms running, 200 ms walking) are dropped. Missing samples (a lost
    packet) decide nothing: the state holds through them, so a contact with
    a hole is still found, and the step table marks it.
-2. Place the events precisely: walk back from the start and forward from the
-   end to where the zeroed force crosses the event level (*guide*: 20 N, the
-   force-plate convention; less for a light subject, 3 % of body weight),
-   and interpolate the crossing time between samples.
+2. Place the events precisely: the first upward crossing of the initial-
+   contact level and the last downward crossing of the toe-off level around
+   each detected contact, interpolated between samples. The levels follow a
+   convention (:data:`EVENT_CONVENTIONS`): ``force_plate`` (*guide*: 20 N,
+   or 3 % of body weight for a light subject, for both events) or a
+   vendor's, so that events on a vendor's export match its own gait report
+   (``moticon``: 6 % and 10.5 % of the foot's median peak force, fitted to
+   Moticon's reports of three of its own recordings to within 1.6 samples).
 
 Before detection the force is re-zeroed in swing: the baseline is a low
 percentile of the force in consecutive blocks (the foot is in the air for a
@@ -31,7 +35,18 @@ import pandas as pd
 
 log = logging.getLogger("insole")
 
-__all__ = ["ContactOptions", "Contacts", "swing_baseline", "detect_contacts"]
+__all__ = ["ContactOptions", "Contacts", "EVENT_CONVENTIONS", "swing_baseline", "detect_contacts"]
+
+#: event levels: ``None`` = ``event_level_n`` (capped at ``event_level_bw``
+#: of body weight), else a fraction of the foot's median peak force
+EVENT_CONVENTIONS = {
+    "force_plate": {"ic_peak_frac": None, "to_peak_frac": None},
+    # Moticon OpenGo's gait report: initial contact and toe-off found at these
+    # fractions of the median peak on the vendor's own test recordings
+    # (moticon-opengo 1.0.3 tests/testdata: 42 steps, IC within 0.8 samples,
+    # TO within 1.6 samples at 100 Hz)
+    "moticon": {"ic_peak_frac": 0.06, "to_peak_frac": 0.105},
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,11 @@ class ContactOptions:
         (force-plate convention: 20 N).
     event_level_bw : float
         Cap of the event level as a fraction of body weight (light subjects).
+    convention : str
+        Key of :data:`EVENT_CONVENTIONS`: where initial contact and toe-off
+        are placed; ``auto`` (in :func:`insole.analysis.gait.analyze_gait`):
+        the recording's own (``meta.extra["event_convention"]``, set by a
+        vendor's importer), else ``force_plate``.
     min_contact_s : float or None
         Shortest contact kept, s; None = 0.12 for running, 0.2 for walking.
     baseline_block_s : float
@@ -65,6 +85,7 @@ class ContactOptions:
     on_hold_s: float = 0.020
     event_level_n: float = 20.0
     event_level_bw: float = 0.03
+    convention: str = "auto"
     min_contact_s: float | None = None
     baseline_block_s: float = 2.0
     baseline_percentile: float = 10.0
@@ -79,11 +100,12 @@ class Contacts:
     ic_s, to_s : numpy.ndarray
         Initial contact and toe-off times, s (interpolated).
     start, end : numpy.ndarray
-        int64 sample rows of the detected stance: ``start`` is the first
-        sample at or above the event level, ``end`` the first sample after
-        the stance below it (stance samples are ``start:end``).
+        int64 sample rows of the stance: ``start`` is the first sample at or
+        above the initial-contact level, ``end`` the first sample after the
+        stance below the toe-off level (stance samples are ``start:end``).
     thresholds_n : dict
-        ``on``, ``off``, ``event`` levels used, N.
+        ``on``, ``off``, ``event`` (initial contact) and ``event_to``
+        (toe-off) levels used, and the ``median_peak``, N.
     """
 
     ic_s: np.ndarray
@@ -176,8 +198,13 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     peak = _median_peak(f, 0.2 * hi, fs)
     t_on = max(o.on_min_n, o.on_peak_frac * peak)
     t_off = min(o.off_peak_frac * peak, 0.75 * t_on)
-    level = o.event_level_n if body_weight_n is None else min(o.event_level_n, o.event_level_bw * body_weight_n)
-    level = min(level, 0.9 * t_off)
+    conv = EVENT_CONVENTIONS.get("force_plate" if o.convention == "auto" else o.convention)
+    if conv is None:
+        raise ValueError(f"unknown event convention {o.convention!r}; use one of {', '.join(EVENT_CONVENTIONS)}")
+    plate = o.event_level_n if body_weight_n is None else min(o.event_level_n, o.event_level_bw * body_weight_n)
+    plate = min(plate, 0.9 * t_off)
+    level_ic = conv["ic_peak_frac"] * peak if conv["ic_peak_frac"] else plate
+    level_to = conv["to_peak_frac"] * peak if conv["to_peak_frac"] else plate
     min_contact = o.min_contact_s if o.min_contact_s is not None else (0.12 if mode == "run" else 0.2)
 
     fz = f  # NaN in gaps: never decisive, so a gap holds the state (the step is kept, flagged by the step table)
@@ -198,23 +225,39 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     qualifies[owner[(owner >= 0)]] = True
     starts, ends = starts[qualifies], ends[qualifies]
 
-    # precise events: the crossings of the event level around each contact
+    # precise events. Each contact's extent: back from its start to the last
+    # sample below a low level, forward from its end to the first sample
+    # below it; inside, the first upward crossing of the IC level and the
+    # last downward crossing of the TO level (levels may lie above T_on).
     idx = np.arange(fz.size)
+    n = fz.size
     with np.errstate(invalid="ignore"):
-        below_level = fz < level
-    last_below = np.maximum.accumulate(np.where(below_level, idx, -1))
-    next_below = np.minimum.accumulate(np.where(below_level, idx, fz.size)[::-1])[::-1]
-    j0 = last_below[starts]                    # last sample below the level before the rise
-    k1 = next_below[np.minimum(ends, fz.size - 1)]  # first sample below it after the fall
-    ok = (j0 >= 0) & (k1 < fz.size) & np.isfinite(f[np.clip(j0, 0, None)]) & np.isfinite(f[np.minimum(k1, fz.size - 1)])
-    starts, ends, j0, k1 = starts[ok], ends[ok], j0[ok], k1[ok]
-    ic = t0_s + (j0 + _frac(f[j0], f[j0 + 1], level)) / fs
-    to = t0_s + (k1 - 1 + _frac(f[k1 - 1], f[k1], level)) / fs
+        low = min(level_ic, level_to, 0.9 * t_off)
+        below_low = fz < low
+        at_ic = fz >= level_ic
+        at_to = fz >= level_to
+    last_below = np.maximum.accumulate(np.where(below_low, idx, -1))
+    next_below = np.minimum.accumulate(np.where(below_low, idx, n)[::-1])[::-1]
+    next_ic = np.minimum.accumulate(np.where(at_ic, idx, n)[::-1])[::-1]
+    prev_to = np.maximum.accumulate(np.where(at_to, idx, -1))
+    a0 = last_below[starts]                     # last sample below the low level before the rise
+    e0 = next_below[np.minimum(ends, n - 1)]    # first sample below it after the fall
+    ok = (a0 >= 0) & (e0 < n)
+    starts, ends, a0, e0 = starts[ok], ends[ok], a0[ok], e0[ok]
+    k_ic = next_ic[a0]                           # first sample at/above the IC level
+    k_to = prev_to[e0 - 1]                       # last sample at/above the TO level
+    ok = (k_ic > a0) & (k_ic < e0) & (k_to >= k_ic) & (k_to < e0)
+    ok &= np.isfinite(f[np.clip(k_ic - 1, 0, None)]) & np.isfinite(f[np.minimum(k_to + 1, n - 1)])
+    a0, e0, k_ic, k_to = a0[ok], e0[ok], k_ic[ok], k_to[ok]
+    ic = t0_s + (k_ic - 1 + _frac(f[k_ic - 1], f[k_ic], level_ic)) / fs
+    to = t0_s + (k_to + _frac(f[k_to], f[k_to + 1], level_to)) / fs
     keep = (to - ic) >= min_contact
-    # two contacts merged by the level crossings (the dip between them never fell below the level)
-    keep[1:] &= j0[1:] >= k1[:-1]
-    c = Contacts(ic_s=ic[keep], to_s=to[keep], start=(j0 + 1)[keep], end=k1[keep],
-                 thresholds_n={"on": t_on, "off": t_off, "event": level, "median_peak": peak})
+    # two contacts merged by the crossings (the dip between them never fell below the low level)
+    keep[1:] &= a0[1:] >= e0[:-1]
+    starts, ends = k_ic, k_to + 1
+    c = Contacts(ic_s=ic[keep], to_s=to[keep], start=starts[keep], end=ends[keep],
+                 thresholds_n={"on": t_on, "off": t_off, "event": level_ic, "event_to": level_to,
+                               "median_peak": peak})
     return c, f
 
 

@@ -4,7 +4,7 @@ asymmetry with confidence, and drift over the run (SCIENCE.md, "Gait")."""
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ from ..constants import FORCE, LEFT, RIGHT, SIDES, STANDARD_GRAVITY_M_S2
 from ..errors import InsoleError
 from ..model import Recording
 from .asymmetry import MetricAsymmetry, metric_asymmetry
-from .contacts import ContactOptions, Contacts, detect_contacts
+from .contacts import EVENT_CONVENTIONS, ContactOptions, Contacts, detect_contacts
 from .drift import DriftOptions, SensorDrift, change_point, sensor_drift, trend, windowed_indices
 from .steps import step_table
 
@@ -118,6 +118,9 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     """
     o = options or GaitOptions()
     recording.require_both_feet("gait analysis")
+    if o.contact.convention == "auto":
+        own = recording.meta.extra.get("event_convention", "force_plate")
+        o = replace(o, contact=replace(o.contact, convention=own if own in EVENT_CONVENTIONS else "force_plate"))
     fs = recording.meta.sampling_rate_hz
     mass = body_mass_kg or recording.meta.body_mass_kg
     bw = mass * STANDARD_GRAVITY_M_S2 if mass else None

@@ -713,7 +713,7 @@ def load(path: str | os.PathLike) -> Recording:
     m = hdr.meta
     moticon = {key: m[key][1] for key in _HEADER_KEYS if key in m}
     extra: dict[str, Any] = {
-        "cop_frame": "foot",
+        "cop_frame": "foot", "event_convention": "moticon",
         "foot_length_mm": length_mm,
         "insole_width_mm": width_mm,
         "cop_conversion": {

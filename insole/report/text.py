@@ -178,15 +178,19 @@ def methods_text(standing: StandingResult | None, gait: GaitResult | None) -> li
     if gait is not None:
         o = gait.options
         th = gait.thresholds_n
-        levels = "; ".join(f"{s}: on {v['on']:.0f} N, off {v['off']:.0f} N, events at {v['event']:.0f} N"
-                           for s, v in th.items() if v)
+        levels = "; ".join(f"{s}: on {v['on']:.0f} N, off {v['off']:.0f} N, initial contact at {v['event']:.0f} N, "
+                           f"toe-off at {v['event_to']:.0f} N" for s, v in th.items() if v)
+        convention = o.contact.convention.replace("_", "-")
+        where = ("where the force crosses {:g} N (at most {:g} % of body weight), the force-plate convention".format(
+            o.contact.event_level_n, 100 * o.contact.event_level_bw) if o.contact.convention == "force_plate" else
+            "at the fractions of the median peak force that the vendor's own gait report uses")
         out += [
             ("Running/walking: contacts",
              f"Force re-zeroed in swing ({o.contact.baseline_percentile:g}th percentile of {o.contact.baseline_block_s:g}-s "
              f"blocks). Hysteresis: on above max({o.contact.on_min_n:g} N, {100 * o.contact.on_peak_frac:g} % of the "
              f"median peak) held {1000 * o.contact.on_hold_s:g} ms, off below {100 * o.contact.off_peak_frac:g} % of "
-             f"it; initial contact and toe-off where the force crosses {o.contact.event_level_n:g} N (at most "
-             f"{100 * o.contact.event_level_bw:g} % of body weight), interpolated. Levels used: {levels}."),
+             f"it; initial contact and toe-off {where} (event convention: {convention}), interpolated between "
+             f"samples. Levels used: {levels}."),
             ("Running/walking: steps",
              "contact = TO - IC; flight = next IC of the other foot - TO; step, stride, duty factor; peak force; "
              "impulse = integral of F over stance; loading rate = mean slope 20-80 % of the impact peak (or 3-12 % of "
