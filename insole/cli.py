@@ -208,6 +208,114 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(stats) -> Any:
+    """The live terminal view: left/right load bar, phase, loss, battery."""
+    from rich.table import Table
+
+    left, right = stats.last_code_sum["left"], stats.last_code_sum["right"]
+    share = 100.0 * left / (left + right) if left + right > 0 else 50.0
+    width = 40
+    n_left = int(round(width * share / 100.0))
+    table = Table.grid(padding=(0, 2))
+    table.add_row("[bold]" + (stats.instruction or stats.phase or "") + "[/bold]", f"{stats.elapsed_s:6.1f} s")
+    table.add_row(f"left {share:5.1f} % [blue]" + "#" * n_left + "[/blue][dark_orange]" + "#" * (width - n_left)
+                  + f"[/dark_orange] {100 - share:5.1f} % right", "")
+    table.add_row("packets " + " / ".join(f"{s} {stats.packets[s]} (loss {stats.loss_pct(s):.2f} %)"
+                                          for s in ("left", "right")), "")
+    table.add_row("battery " + " / ".join(f"{s} {stats.battery_pct[s] if stats.battery_pct[s] is not None else '?'} %"
+                                          for s in ("left", "right")), "")
+    return table
+
+
+def _scenario_for(protocol: str, duration_s: float | None, seed: int = 0):
+    from .sim.gait import GaitScenario
+    from .sim.standing import StandingScenario
+
+    if protocol == "standing":
+        return StandingScenario(eyes_open_s=max(30.0, (duration_s or 68.0) / 2), eyes_closed_s=max(30.0, (duration_s or 68.0) / 2),
+                                left_load_pct=53.0, eyes_closed_shift_pp=3.0, seed=seed)
+    return GaitScenario(mode="run", duration_s=(duration_s or 600.0) + 30.0, contact_time_si_pct=5.0, seed=seed)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .ble.link import describe_insoles
+
+    async def run() -> list[dict]:
+        if args.virtual:
+            from .ble.virtual.pair import virtual_pair
+
+            async with virtual_pair(_scenario_for("standing", None)) as backend:
+                return await describe_insoles(timeout_s=args.timeout, backend=backend)
+        return await describe_insoles(timeout_s=args.timeout)
+
+    rows = asyncio.run(run())
+    if not rows:
+        raise InsoleError("no insole found: switch them on and bring them closer (or try --virtual)")
+    con = _console()
+    for r in rows:
+        con.print(f"{r['side']:<6} {r['name']:<10} {r['address']:<20} battery {r['battery_pct']} %  "
+                  f"firmware {r['firmware_revision']}  signal {r['rssi']} dBm")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from rich.live import Live
+
+    from .ble.session import record_session
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        with Live(refresh_per_second=8, console=_console()) as live:
+            kwargs = dict(protocol=args.protocol, duration_s=args.duration, subject=args.subject or "",
+                          body_mass_kg=args.body_mass_kg, stop=stop, on_update=lambda st: live.update(_live(st)))
+            if args.virtual:
+                from .ble.virtual.pair import virtual_pair
+
+                async with virtual_pair(_scenario_for(args.protocol, args.duration)) as backend:
+                    await record_session(args.output, backend=backend, source="virtual-radio", **kwargs)
+            else:
+                await record_session(args.output, **kwargs)
+
+    asyncio.run(run())
+    _console().print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from rich.live import Live
+
+    from .ble.session import replay
+    from .recording.store import is_recording_file
+
+    if args.speed <= 0:
+        raise InsoleError("--speed must be a positive number")
+    if not is_recording_file(args.file):
+        from .paths import require_file
+
+        require_file(args.file)
+        raise InsoleError(f"{args.file}: replay plays insole recordings (.insole)")
+
+    async def run():
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+        with Live(refresh_per_second=8, console=_console()) as live:
+            return await replay(args.file, speed=args.speed, stop=stop, on_update=lambda st: live.update(_live(st)))
+
+    stats = asyncio.run(run())
+    _console().print(f"replayed {sum(stats.packets.values())} packets")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -241,6 +349,25 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the whole product with no hardware: simulate, record, analyse, report")
     d.add_argument("--out", default="insole-demo", help="output folder (default: %(default)s)")
     d.set_defaults(func=cmd_demo)
+
+    sc = sub.add_parser("scan", help="insoles in range: side, name, address, battery, firmware, signal")
+    sc.add_argument("--virtual", action="store_true", help="two virtual insoles on the built-in virtual radio")
+    sc.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to scan (default 5)")
+    sc.set_defaults(func=cmd_scan)
+
+    rc = sub.add_parser("record", help="connect both feet, guide the protocol, write the recording")
+    rc.add_argument("--protocol", choices=("standing", "run"), required=True)
+    rc.add_argument("--duration", type=float, default=None, metavar="S")
+    rc.add_argument("--virtual", action="store_true", help="two virtual insoles on the built-in virtual radio")
+    rc.add_argument("--subject", default=None)
+    rc.add_argument("--body-mass-kg", type=float, default=None, metavar="KG")
+    rc.add_argument("-o", "--output", required=True, metavar="FILE")
+    rc.set_defaults(func=cmd_record)
+
+    rp = sub.add_parser("replay", help="play a recording through the live view")
+    rp.add_argument("file")
+    rp.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
+    rp.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("simulate", help="write a synthetic recording with its ground truth")
     s.add_argument("--scenario", choices=("standing", "run", "walk"), required=True)

@@ -1,0 +1,222 @@
+"""A live session: two insoles over bleak into a recording file.
+
+The guided protocols:
+
+- ``standing``: lift the left foot, lift the right foot (zeroing and
+  calibration), stand still with the eyes open, then "close your eyes now";
+  each step marked as a phase in the file;
+- ``run``: one phase ``run`` until the duration ends or the user stops.
+
+The consumer task writes every packet as it comes (the writer commits at
+least every 0.25 s, so a crash loses at most that) and keeps the live
+numbers for the terminal view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..constants import SIDES
+from ..protocol.packet import decode_packet
+from ..recording.store import RecordingWriter
+from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
+
+log = logging.getLogger("insole")
+
+__all__ = ["GUIDED", "LiveStats", "record_session", "update_stats", "replay"]
+
+#: the guided standing test: (phase, seconds, instruction)
+GUIDED = {
+    "standing": (("lift_left", 3.0, "Lift your LEFT foot and hold still"),
+                 ("rest", 1.0, "Put it down"),
+                 ("lift_right", 3.0, "Lift your RIGHT foot and hold still"),
+                 ("rest", 1.0, "Put it down, stand still, look ahead"),
+                 ("eyes_open", 30.0, "Stand still, eyes open"),
+                 ("eyes_closed", 30.0, "Close your eyes now")),
+}
+
+
+@dataclass
+class LiveStats:
+    """What the live view shows, updated by the consumer."""
+
+    packets: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SIDES})
+    lost: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SIDES})
+    expected_next: dict[str, int | None] = field(default_factory=lambda: {s: None for s in SIDES})
+    last_code_sum: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in SIDES})
+    battery_pct: dict[str, int | None] = field(default_factory=lambda: {s: None for s in SIDES})
+    phase: str = ""
+    instruction: str = ""
+    elapsed_s: float = 0.0
+    latency_ms: list[float] = field(default_factory=list)
+
+    def loss_pct(self, side: str) -> float:
+        total = self.packets[side] + self.lost[side]
+        return 100.0 * self.lost[side] / total if total else 0.0
+
+
+async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: float | None = None,
+                         backend: tuple[Any, Any] | None = None, subject: str = "", body_mass_kg: float | None = None,
+                         sampling_rate_hz: int = 200, time_scale: float = 1.0, scan_timeout_s: float = 5.0,
+                         stop: asyncio.Event | None = None, on_update: Callable[[LiveStats], None] | None = None,
+                         source: str = "ble", overwrite: bool = False) -> Path:
+    """Record both feet into ``path`` following a guided protocol.
+
+    Parameters
+    ----------
+    protocol : str
+        ``standing`` (the guided test) or ``run`` (until ``duration_s`` or
+        ``stop``).
+    duration_s : float, optional
+        Length of a run; for standing, the eyes-open and eyes-closed phases
+        share what is left after the foot lifts.
+    backend : (scanner, client), optional
+        bleak backends; None for the operating system's stack.
+    time_scale : float
+        >1 only for virtual insoles that stream faster than real time: the
+        session clock runs that much faster.
+    stop : asyncio.Event, optional
+        Set it to end the session early (Ctrl-C); the file is closed cleanly.
+    on_update : callable, optional
+        Called with :class:`LiveStats` about ten times a second.
+    """
+    scanner_backend, client_backend = backend or (None, None)
+    clock = monotonic_clock(time_scale)
+    stop = stop or asyncio.Event()
+    plan = _plan(protocol, duration_s)
+    queue: asyncio.Queue[Packet] = asyncio.Queue()
+    stats = LiveStats()
+    meta = {"source": source, "protocol": protocol, "sampling_rate_hz": sampling_rate_hz, "subject": subject,
+            "body_mass_kg": body_mass_kg, "app_version": __version__, "time_scale": time_scale}
+    found = pick_pair(await scan_insoles(timeout_s=scan_timeout_s, backend=scanner_backend, until_pair=True))
+    with RecordingWriter(path, meta=meta, overwrite=overwrite) as writer:
+        def on_event(side: str, kind: str, data: dict) -> None:
+            if kind == "battery":
+                stats.battery_pct[side] = data["battery_pct"]
+                writer.add_marker(data["host_time_ns"], "battery", side, {"battery_pct": data["battery_pct"]})
+            else:
+                writer.add_marker(data["host_time_ns"], "link", side, {"event": kind, **data})
+
+        links = {side: FootLink(found[side], on_packet=queue.put_nowait, clock_ns=clock, backend=client_backend,
+                                sampling_rate_hz=sampling_rate_hz, on_event=on_event) for side in SIDES}
+        for side in SIDES:  # one after the other: concurrent connects fail on several stacks
+            info = await links[side].connect()
+            writer.set_device(side, info)
+            stats.battery_pct[side] = info.get("battery_pct")
+        consumer = asyncio.get_running_loop().create_task(_consume(queue, writer, stats))
+        try:
+            await _guide(plan, writer, clock, time_scale, stats, stop, on_update)
+        finally:
+            for link in links.values():
+                await link.stop()
+            await asyncio.sleep(0)
+            queue.put_nowait(None)  # type: ignore[arg-type]
+            await consumer
+    return Path(path)
+
+
+def _plan(protocol: str, duration_s: float | None) -> tuple[tuple[str, float, str], ...]:
+    if protocol == "standing":
+        steps = GUIDED["standing"]
+        if duration_s:
+            fixed = sum(d for name, d, _ in steps if not name.startswith("eyes"))
+            each = max(5.0, (duration_s - fixed) / 2.0)
+            steps = tuple((n, each if n.startswith("eyes") else d, text) for n, d, text in steps)
+        return steps
+    return (("run", float(duration_s) if duration_s else float("inf"), "Run: Ctrl-C ends the recording"),)
+
+
+async def _guide(plan, writer: RecordingWriter, clock, time_scale: float, stats: LiveStats, stop: asyncio.Event,
+                 on_update) -> None:
+    """Walk through the protocol's phases, marking them in the file."""
+    for name, seconds, text in plan:
+        start = clock()
+        stats.phase, stats.instruction = name, text
+        if name != "rest":
+            writer.add_marker(start, "phase_start", name)
+        end_ns = start + seconds * 1e9
+        while clock() < end_ns and not stop.is_set():
+            stats.elapsed_s = clock() / 1e9
+            if on_update:
+                on_update(stats)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=min(0.1, max(0.001, (end_ns - clock()) / 1e9 / time_scale)))
+            except asyncio.TimeoutError:
+                pass
+        if name != "rest":
+            writer.add_marker(clock(), "phase_end", name)
+        if stop.is_set():
+            return
+
+
+def update_stats(stats: LiveStats, pkt: Packet) -> None:
+    """Count a packet into the live numbers (loss from the sample indices)."""
+    from ..protocol.packet import HEADER_SIZE
+
+    stats.packets[pkt.side] += 1
+    if len(pkt.payload) < HEADER_SIZE:
+        return
+    first = int.from_bytes(pkt.payload[2:6], "little")
+    count = pkt.payload[14]
+    exp = stats.expected_next[pkt.side]
+    if exp is not None and count:
+        gap = (first - exp) % 2**32
+        if 0 < gap < 2**31:
+            stats.lost[pkt.side] += -(-gap // count)
+    stats.expected_next[pkt.side] = (first + count) % 2**32
+    try:
+        p = decode_packet(pkt.payload)
+    except Exception:
+        return
+    stats.last_code_sum[pkt.side] = float(np.asarray(p.raw[-1], dtype=float).sum())
+
+
+async def _consume(queue: asyncio.Queue, writer: RecordingWriter, stats: LiveStats) -> None:
+    """The one consumer: write each packet, keep the live numbers."""
+    while True:
+        pkt = await queue.get()
+        if pkt is None:
+            return
+        writer.add_packet(pkt.side, pkt.host_time_ns, pkt.payload)
+        update_stats(stats, pkt)
+
+
+async def replay(path: str | os.PathLike, *, speed: float = 1.0, stop: asyncio.Event | None = None,
+                 on_update: Callable[[LiveStats], None] | None = None) -> LiveStats:
+    """Play a recording's packets in arrival order at ``speed`` times their
+    pace, through the same live numbers as a recording session."""
+    from ..recording.store import read_raw
+
+    raw = read_raw(path)
+    events = sorted(((int(t), side, p) for side in raw.payloads
+                     for t, p in zip(raw.host_time_ns[side].tolist(), raw.payloads[side])), key=lambda e: e[0])
+    phases = sorted((m["host_time_ns"], m["name"]) for m in raw.markers if m["kind"] == "phase_start")
+    stats = LiveStats()
+    stop = stop or asyncio.Event()
+    clock = monotonic_clock(speed)
+    last_update = -1e18
+    for t_ns, side, payload in events:
+        if stop.is_set():
+            break
+        wait_s = (t_ns - clock()) / 1e9 / speed
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        update_stats(stats, Packet(side, t_ns, payload))
+        stats.elapsed_s = t_ns / 1e9
+        current = [name for start, name in phases if start <= t_ns]
+        stats.phase = current[-1] if current else ""
+        if on_update and t_ns - last_update > 1e8:
+            last_update = t_ns
+            on_update(stats)
+    if on_update:
+        on_update(stats)
+    return stats

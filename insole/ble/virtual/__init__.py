@@ -1,0 +1,1 @@
+"""Virtual radio (Bumble's in-process link) and virtual insoles."""
