@@ -177,7 +177,10 @@ def update_stats(stats: LiveStats, pkt: Packet) -> None:
         p = decode_packet(pkt.payload)
     except Exception:
         return
-    stats.last_code_sum[pkt.side] = float(np.asarray(p.raw[-1], dtype=float).sum())
+    # the live bar: an exponential average over about a second (a stride), so
+    # running shows the share of load rather than which foot is down right now
+    load = float(p.raw.astype(np.float64).sum(axis=1).mean())
+    stats.last_code_sum[pkt.side] += 0.04 * (load - stats.last_code_sum[pkt.side])
 
 
 async def _consume(queue: asyncio.Queue, writer: RecordingWriter, stats: LiveStats) -> None:
@@ -201,6 +204,8 @@ async def replay(path: str | os.PathLike, *, speed: float = 1.0, stop: asyncio.E
                      for t, p in zip(raw.host_time_ns[side].tolist(), raw.payloads[side])), key=lambda e: e[0])
     phases = sorted((m["host_time_ns"], m["name"]) for m in raw.markers if m["kind"] == "phase_start")
     stats = LiveStats()
+    for side, info in raw.devices.items():
+        stats.battery_pct[side] = info.get("battery_pct")
     stop = stop or asyncio.Event()
     clock = monotonic_clock(speed)
     last_update = -1e18
