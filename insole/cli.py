@@ -272,7 +272,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
-        with Live(refresh_per_second=8, console=_console()) as live:
+        with Live(refresh_per_second=25, console=_console()) as live:
             kwargs = dict(protocol=args.protocol, duration_s=args.duration, subject=args.subject or "",
                           body_mass_kg=args.body_mass_kg, stop=stop, on_update=lambda st: live.update(_live(st)))
             if args.virtual:
@@ -308,7 +308,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     async def run():
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
-        with Live(refresh_per_second=8, console=_console()) as live:
+        with Live(refresh_per_second=25, console=_console()) as live:
             return await replay(args.file, speed=args.speed, stop=stop, on_update=lambda st: live.update(_live(st)))
 
     stats = asyncio.run(run())

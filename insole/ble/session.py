@@ -32,7 +32,10 @@ from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
 
 log = logging.getLogger("insole")
 
-__all__ = ["GUIDED", "LiveStats", "record_session", "update_stats", "replay"]
+__all__ = ["GUIDED", "LiveStats", "record_session", "update_stats", "replay", "UPDATE_S"]
+
+#: how often the live view is given fresh numbers, s of wall time
+UPDATE_S = 0.02
 
 #: the guided standing test: (phase, seconds, instruction)
 GUIDED = {
@@ -149,7 +152,8 @@ async def _guide(plan, writer: RecordingWriter, clock, time_scale: float, stats:
             if on_update:
                 on_update(stats)
             try:
-                await asyncio.wait_for(stop.wait(), timeout=min(0.1, max(0.001, (end_ns - clock()) / 1e9 / time_scale)))
+                # the live view gets fresh numbers every 20 ms of wall time (latency target < 50 ms)
+                await asyncio.wait_for(stop.wait(), timeout=min(UPDATE_S, max(0.001, (end_ns - clock()) / 1e9 / time_scale)))
             except asyncio.TimeoutError:
                 pass
         if name != "rest":
