@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,23 +32,6 @@ def _progress(description: str):
                     console=_console(stderr=True), transient=True)
 
 
-def _json_default(x: Any) -> Any:
-    if hasattr(x, "item"):
-        return x.item()
-    raise TypeError(f"not JSON serialisable: {type(x)}")
-
-
-def _clean(x: Any) -> Any:
-    """NaN/inf -> None, recursively, for strict JSON."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
-
-
 # --- commands ------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .sim import make_scenario
@@ -73,9 +55,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     from . import load
     from .info import describe
 
-    info = _clean(describe(load(args.file)))
+    info = describe(load(args.file))
     if args.json:
-        print(json.dumps(info, indent=2, default=_json_default))
+        print(json.dumps(info, indent=2))
         return 0
     con = _console()
     con.print(f"[bold]{args.file}[/bold]  ({info['source']}, protocol {info['protocol']})")
@@ -123,7 +105,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                      gait_options=_gait_options(args))
     data = result.to_dict()
     if args.json:
-        print(json.dumps(data, indent=2, default=_json_default))
+        print(json.dumps(data, indent=2))
         return 0
     con = _console()
     con.print(f"[bold]{args.file}[/bold]  ({data['protocol']})")

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from .jsonsafe import json_safe
 from .model import Recording
 
 __all__ = ["describe"]
 
 INFO_SCHEMA = "insole.info/1"
-
-
-def _num(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def describe(recording: Recording) -> dict[str, Any]:
@@ -47,7 +41,7 @@ def describe(recording: Recording) -> dict[str, Any]:
             "gaps": len(sq.get("gaps", [])),
             "clock_rate_ppm": sq["clock"][0]["rate_ppm"] if sq.get("clock") else None,
         }
-    return {
+    return json_safe({
         "schema": INFO_SCHEMA,
         "path": recording.path,
         "source": meta.source,
@@ -59,10 +53,10 @@ def describe(recording: Recording) -> dict[str, Any]:
         "sampling_rate_hz": meta.sampling_rate_hz,
         "feet": list(recording.sides),
         "sides": sides,
-        "gaps": [{k: _num(v) for k, v in g.items()} for g in q.get("gaps", [])],
+        "gaps": q.get("gaps", []),
         "clock_drift_between_feet_ppm": q.get("clock_drift_between_feet_ppm"),
         "battery_pct": q.get("battery_pct", {}),
         "damaged_file": q.get("damaged_file", False),
         "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s} for p in meta.phases],
         "has_ground_truth": meta.truth is not None,
-    }
+    })

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from ..constants import FORCE, SIDES
 from ..errors import InsoleError
+from ..jsonsafe import json_safe
 from ..model import Recording
 from .gait import GaitOptions, GaitResult, analyze_gait
 from .standing import StandingOptions, StandingResult, analyze_standing
@@ -46,7 +46,7 @@ class AnalysisResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of INTERFACE.md (NaN and infinity become null)."""
-        return _clean({
+        return json_safe({
             "schema": SCHEMA,
             "protocol": self.protocol,
             "source": self.source,
@@ -54,18 +54,6 @@ class AnalysisResult:
             "gait": self.gait.to_dict() if self.gait is not None else None,
             "quality": self.quality,
         })
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, np.ndarray)):
-        return [_clean(v) for v in x]
-    return x
 
 
 def detect_protocol(recording: Recording) -> str:

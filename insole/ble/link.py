@@ -68,7 +68,7 @@ class Packet:
 
 def _side_of(name: str | None) -> str | None:
     for side, adv in ADVERTISED_NAMES.items():
-        if name and name.startswith(adv[:-1]) and name[len(adv) - 1:len(adv)] == adv[-1]:
+        if name and name.startswith(adv):
             return side
     return None
 
@@ -213,7 +213,7 @@ class FootLink:
         client = BleakClient(self.found.device, disconnected_callback=self._disconnected, timeout=timeout_s, **kwargs)
         try:
             await client.connect()
-        except (asyncio.TimeoutError, Exception) as exc:  # bleak raises several types across platforms
+        except Exception as exc:  # bleak raises several types across platforms (and TimeoutError)
             raise InsoleError(f"could not connect to the {self.side} insole ({self.found.address}): {exc}") from None
         self._client = client
         if not self.info:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import __version__
 from ..constants import SIDES
-from ..protocol.packet import decode_packet
+from ..protocol.packet import HEADER_SIZE, decode_packet
 from ..recording.store import RecordingWriter
 from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
 
@@ -164,8 +164,6 @@ async def _guide(plan, writer: RecordingWriter, clock, time_scale: float, stats:
 
 def update_stats(stats: LiveStats, pkt: Packet) -> None:
     """Count a packet into the live numbers (loss from the sample indices)."""
-    from ..protocol.packet import HEADER_SIZE
-
     stats.packets[pkt.side] += 1
     if len(pkt.payload) < HEADER_SIZE:
         return
