@@ -74,10 +74,10 @@ def one_run(seconds: float) -> dict:
     try:
         async def run():
             with tempfile.TemporaryDirectory() as d:
-                async with virtual_pair(GaitScenario(mode="run", duration_s=seconds + 30.0), time_scale=1.0) as backend:
+                async with virtual_pair(GaitScenario(mode="run", duration_s=seconds + 30.0), time_scale=1.0) as pair:
                     wall = time.perf_counter()
                     await session.record_session(Path(d) / "b.insole", protocol="run", duration_s=seconds,
-                                                 backend=backend, on_update=on_update, source="virtual-radio")
+                                                 backend=pair.backend, on_update=on_update, source="virtual-radio")
                     return time.perf_counter() - wall
 
         wall = asyncio.run(run())

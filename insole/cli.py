@@ -209,16 +209,6 @@ def _live(stats) -> Any:
     return table
 
 
-def _scenario_for(protocol: str, duration_s: float | None, seed: int = 0):
-    from .sim.gait import GaitScenario
-    from .sim.standing import StandingScenario
-
-    if protocol == "standing":
-        return StandingScenario(eyes_open_s=max(30.0, (duration_s or 68.0) / 2), eyes_closed_s=max(30.0, (duration_s or 68.0) / 2),
-                                left_load_pct=53.0, eyes_closed_shift_pp=3.0, seed=seed)
-    return GaitScenario(mode="run", duration_s=(duration_s or 600.0) + 30.0, contact_time_si_pct=5.0, seed=seed)
-
-
 def cmd_scan(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -226,10 +216,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     async def run() -> list[dict]:
         if args.virtual:
-            from .ble.virtual.pair import virtual_pair
+            from .ble.virtual.pair import person_for, virtual_pair
 
-            async with virtual_pair(_scenario_for("standing", None)) as backend:
-                return await describe_insoles(timeout_s=args.timeout, backend=backend)
+            async with virtual_pair(person_for("standing")) as pair:
+                return await describe_insoles(timeout_s=args.timeout, backend=pair.backend)
         return await describe_insoles(timeout_s=args.timeout)
 
     rows = asyncio.run(run())
@@ -258,10 +248,11 @@ def cmd_record(args: argparse.Namespace) -> int:
             kwargs = dict(protocol=args.protocol, duration_s=args.duration, subject=args.subject or "",
                           body_mass_kg=args.body_mass_kg, stop=stop, on_update=lambda st: live.update(_live(st)))
             if args.virtual:
-                from .ble.virtual.pair import virtual_pair
+                from .ble.virtual.pair import person_for, virtual_pair
 
-                async with virtual_pair(_scenario_for(args.protocol, args.duration)) as backend:
-                    await record_session(args.output, backend=backend, source="virtual-radio", **kwargs)
+                async with virtual_pair(person_for(args.protocol, args.duration)) as pair:
+                    await record_session(args.output, backend=pair.backend, on_phase=pair.on_phase,
+                                         source="virtual-radio", extra_meta={"truth": pair.truth()}, **kwargs)
             else:
                 await record_session(args.output, **kwargs)
 

@@ -1,8 +1,12 @@
 """``insole demo``: the product end to end with no hardware.
 
-Two simulated insoles record a guided standing test (feet lifted one at a
-time for zeroing, eyes open, eyes closed) and a short run with a built-in
-asymmetry; the recordings are decoded, analysed and turned into a PDF.
+Two virtual insoles stream over the virtual radio (bleak on Bumble's
+in-process controllers, the code path of a real session from ``BleakScanner``
+down) while a simulated person follows the guided standing test (countdown,
+feet lifted one at a time for zeroing, eyes open, "close your eyes now") and
+then runs with a built-in asymmetry; the recordings are decoded, analysed and
+turned into a PDF. The radio runs :data:`DEMO_TIME_SCALE` times faster than
+real time.
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ from .errors import InsoleError
 from .loader import load
 from .model import Recording
 from .report.pdf import write_report
-from .sim.session import default_insoles, simulate_recording
 
 log = logging.getLogger("insole")
 
-__all__ = ["DemoResult", "run_demo", "DEMO_LEFT_LOAD_PCT", "DEMO_EYES_CLOSED_SHIFT_PP", "DEMO_RUN_SI_PCT"]
+__all__ = ["DemoResult", "run_demo", "DEMO_LEFT_LOAD_PCT", "DEMO_EYES_CLOSED_SHIFT_PP", "DEMO_RUN_SI_PCT",
+           "DEMO_TIME_SCALE"]
 
 #: the demo's built-in asymmetries: standing, 53 % on the left with the eyes
 #: open and 4 points more with them closed; running, a symmetry index of -8 %
@@ -31,6 +35,10 @@ DEMO_EYES_CLOSED_SHIFT_PP = 4.0
 DEMO_RUN_SI_PCT = -8.0
 DEMO_BODY_MASS_KG = 70.0
 DEMO_SUBJECT = "Demo Runner"
+#: length of the demo's runs, s of simulated time
+DEMO_RUN_S = 90.0
+#: how much faster than real time the virtual insoles stream
+DEMO_TIME_SCALE = 25.0
 
 
 @dataclass(frozen=True)
@@ -63,20 +71,28 @@ def summarise(rec: Recording, result=None) -> tuple[str, list[str]]:
     return f"{rec.meta.protocol.capitalize()} ({rec.duration_s:.0f} s)", lines
 
 
-def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | None = None) -> DemoResult:
-    """Simulate, record, analyse and report into ``out_dir``.
+def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
+             progress: Callable[[str, float, float], None] | None = None) -> DemoResult:
+    """Record over the virtual radio, analyse and report into ``out_dir``.
 
     Two sessions of one person: one two weeks ago (a standing test and a
     run with larger asymmetries) and one today, so the report's history
-    page shows the change.
+    page shows the change. Each recording is a live session
+    (:func:`insole.ble.session.record_session`) with two virtual insoles
+    (:func:`insole.ble.virtual.pair.virtual_pair`); ``meta.source`` is
+    ``virtual-radio`` and ``meta.truth`` holds the simulated person and
+    insoles.
 
     Parameters
     ----------
     out_dir : Path
         Created if missing; existing demo files in it are replaced.
+    time_scale : float
+        How much faster than real time the virtual insoles stream.
     progress : callable, optional
         ``progress(step, done, total)``.
     """
+    import asyncio
     from datetime import datetime, timedelta, timezone
 
     from .sim.gait import GaitScenario
@@ -88,29 +104,27 @@ def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | N
         raise InsoleError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
     today = datetime.now(timezone.utc).replace(microsecond=0)
     earlier = today - timedelta(days=14)
-    runs = [
+
+    def run(si_pct: float, seed: int) -> GaitScenario:
+        # the runner is already running when the insoles connect: the
+        # scenario outlasts the recording
+        return GaitScenario(mode="run", duration_s=DEMO_RUN_S + 30.0, contact_time_si_pct=si_pct,
+                            peak_force_si_pct=si_pct, loading_rate_si_pct=si_pct, body_mass_kg=DEMO_BODY_MASS_KG,
+                            seed=seed)
+
+    sessions = [
         ("earlier_standing.insole", earlier, StandingScenario(
             left_load_pct=DEMO_LEFT_LOAD_PCT + 2.0, eyes_closed_shift_pp=DEMO_EYES_CLOSED_SHIFT_PP + 1.0,
             body_mass_kg=DEMO_BODY_MASS_KG, seed=11)),
-        ("earlier_run.insole", earlier, GaitScenario(
-            mode="run", duration_s=90.0, contact_time_si_pct=DEMO_RUN_SI_PCT - 4.0,
-            peak_force_si_pct=DEMO_RUN_SI_PCT - 4.0, loading_rate_si_pct=DEMO_RUN_SI_PCT - 4.0,
-            body_mass_kg=DEMO_BODY_MASS_KG, seed=12)),
+        ("earlier_run.insole", earlier, run(DEMO_RUN_SI_PCT - 4.0, 12)),
         ("standing.insole", today, StandingScenario(
             left_load_pct=DEMO_LEFT_LOAD_PCT, eyes_closed_shift_pp=DEMO_EYES_CLOSED_SHIFT_PP,
             body_mass_kg=DEMO_BODY_MASS_KG, seed=1)),
-        ("run.insole", today, GaitScenario(
-            mode="run", duration_s=90.0, contact_time_si_pct=DEMO_RUN_SI_PCT, peak_force_si_pct=DEMO_RUN_SI_PCT,
-            loading_rate_si_pct=DEMO_RUN_SI_PCT, body_mass_kg=DEMO_BODY_MASS_KG, seed=2)),
+        ("run.insole", today, run(DEMO_RUN_SI_PCT, 2)),
     ]
-    paths = []
-    for i, (name, when, scenario) in enumerate(runs):
-        step = f"recording {name}"
-        path = simulate_recording(out_dir / name, scenario, insoles=default_insoles(seed=7 * i),
-                                  subject=DEMO_SUBJECT, overwrite=True,
-                                  extra_meta={"started_utc": when.isoformat()},
-                                  progress=(lambda d, t, s=step: progress(s, d, t)) if progress else None).path
-        paths.append(path)
+    paths = [asyncio.run(_stream(out_dir / name, scenario, started=when, time_scale=time_scale, seed=7 * i,
+                                 progress=progress))
+             for i, (name, when, scenario) in enumerate(sessions)]
     recordings = [load(p) for p in paths]
     analyses = [analyze(r) for r in recordings]
     summary = [summarise(r, a) for r, a in zip(recordings[2:], analyses[2:])]
@@ -120,3 +134,29 @@ def run_demo(out_dir: Path, *, progress: Callable[[str, float, float], None] | N
     if progress:
         progress("writing the report", 1, 1)
     return DemoResult(recordings=paths, report=report, summary=summary)
+
+
+async def _stream(path: Path, scenario, *, started, time_scale: float, seed: int, progress) -> Path:
+    """One live session over the virtual radio, guided like a real one."""
+    from .ble.session import GUIDED, record_session
+    from .ble.virtual.pair import virtual_pair
+    from .sim.session import default_insoles
+
+    protocol = scenario.protocol
+    duration_s = None if protocol == "standing" else DEMO_RUN_S
+    total_s = sum(d for _, d, _ in GUIDED["standing"]) if protocol == "standing" else DEMO_RUN_S
+    step = f"streaming {path.name}"
+
+    def on_update(stats) -> None:
+        if progress:
+            progress(step, min(stats.elapsed_s, total_s), total_s)
+
+    async with virtual_pair(scenario, time_scale=time_scale, insoles=default_insoles(seed=seed)) as pair:
+        out = await record_session(path, protocol=protocol, duration_s=duration_s, backend=pair.backend,
+                                   on_phase=pair.on_phase, time_scale=time_scale, subject=DEMO_SUBJECT,
+                                   body_mass_kg=DEMO_BODY_MASS_KG, source="virtual-radio", on_update=on_update,
+                                   extra_meta={"started_utc": started.isoformat(), "truth": pair.truth()},
+                                   overwrite=True)
+    if progress:
+        progress(step, total_s, total_s)
+    return out

@@ -25,10 +25,10 @@ def _record(path, *, duration_s, time_scale, insoles=None, stop_after_s=None, se
 
     async def run():
         stop = asyncio.Event()
-        async with virtual_pair(scenario, time_scale=time_scale, insoles=insoles) as backend:
+        async with virtual_pair(scenario, time_scale=time_scale, insoles=insoles) as pair:
             if stop_after_s is not None:
                 asyncio.get_running_loop().call_later(stop_after_s, stop.set)
-            await record_session(path, protocol="run", duration_s=duration_s, backend=backend, time_scale=time_scale,
+            await record_session(path, protocol="run", duration_s=duration_s, backend=pair.backend, time_scale=time_scale,
                                  source="virtual-radio", stop=stop)
 
     asyncio.run(run())
@@ -98,8 +98,8 @@ def test_50_ppm_drift_keeps_the_feet_aligned_within_2_ms_after_10_minutes(tmp_pa
 
     async def run():
         async with virtual_pair(StepScenario(duration_s=700.0, saw_period_s=1.0), time_scale=20.0,
-                                insoles=ins) as backend:
-            await record_session(path, protocol="run", duration_s=620.0, backend=backend, time_scale=20.0,
+                                insoles=ins, cued=False) as pair:
+            await record_session(path, protocol="run", duration_s=620.0, backend=pair.backend, time_scale=20.0,
                                  source="virtual-radio")
 
     asyncio.run(run())
@@ -119,3 +119,48 @@ def test_stopping_mid_recording_leaves_a_valid_file(tmp_path):
     rec = _record(tmp_path / "e.insole", duration_s=60.0, time_scale=5.0, stop_after_s=2.0)
     assert 5.0 < rec.duration_s < 20.0
     assert set(rec.sides) == {"left", "right"}
+
+
+def test_the_guided_standing_test_lines_the_phases_up_with_the_person(tmp_path):
+    """`record --protocol standing` over the virtual radio: the guide counts
+    down, the virtual person (sim.cued) starts the scenario when the
+    countdown ends, and the phase markers land where the body does what
+    they say; the analysis recovers the set shares."""
+    from insole.analysis.analyze import analyze
+    from insole.ble.session import GUIDED
+    from insole.ble.virtual.pair import person_for
+
+    path, scale = tmp_path / "s.insole", 20.0
+    seen = []
+
+    async def run():
+        async with virtual_pair(person_for("standing", left_load_pct=57.0, eyes_closed_shift_pp=-4.0, seed=5),
+                                time_scale=scale) as pair:
+            def on_phase(name, seconds):
+                seen.append((name, seconds))
+                pair.on_phase(name, seconds)
+            await record_session(path, protocol="standing", backend=pair.backend, on_phase=on_phase,
+                                 time_scale=scale, source="virtual-radio", extra_meta={"truth": pair.truth()})
+
+    asyncio.run(run())
+    assert seen == [(name, seconds) for name, seconds, _ in GUIDED["standing"]]
+    rec = insole.load(path)
+    assert [p.name for p in rec.meta.phases] == ["lift_left", "lift_right", "eyes_open", "eyes_closed"]
+    ph = {p.name: p for p in rec.meta.phases}
+    assert ph["lift_left"].duration_s == pytest.approx(3.0) and ph["eyes_closed"].duration_s == pytest.approx(30.0)
+    assert ph["lift_right"].start_s - ph["lift_left"].end_s == pytest.approx(1.0)  # the rest between the lifts
+
+    # the left foot leaves the ground when the guide says so (within the
+    # clock fit's latency and a sample or two), not before
+    t = rec.samples.index.to_numpy()
+    left = rec.samples[("left", "force_n")].to_numpy(float)
+    before = np.nanmedian(left[(t > ph["lift_left"].start_s - 2.0) & (t < ph["lift_left"].start_s - 0.2)])
+    lifted = t[(t > ph["lift_left"].start_s - 2.0) & (left < 0.1 * before)][0]
+    assert 0.0 <= lifted - ph["lift_left"].start_s < 0.05
+
+    truth = {p["name"]: p for p in rec.meta.truth["scenario"]["phases"]}
+    st = analyze(rec).standing
+    for p in st.phases:
+        assert p.left_load_pct == pytest.approx(truth[p.name]["left_load_settled_pct"], abs=0.5)
+    assert st.eyes_closed_shift_pp == pytest.approx(rec.meta.truth["scenario"]["delta_left_load_pp"], abs=0.7)
+    assert "left side is favoured" in st.verdict

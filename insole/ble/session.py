@@ -2,20 +2,26 @@
 
 The guided protocols:
 
-- ``standing``: lift the left foot, lift the right foot (zeroing and
-  calibration), stand still with the eyes open, then "close your eyes now";
-  each step marked as a phase in the file;
+- ``standing``: a countdown, lift the left foot, lift the right foot
+  (zeroing and calibration), stand still with the eyes open, then "close your
+  eyes now"; each step but the countdown and the rests is marked as a phase
+  in the file;
 - ``run``: one phase ``run`` until the duration ends or the user stops.
 
-The consumer task writes every packet as it comes (the writer commits at
-least every 0.25 s, so a crash loses at most that) and keeps the live
-numbers for the terminal view.
+Phase markers are placed at the planned times (the countdown's start plus the
+planned lengths), so a late wake-up of the event loop delays the words on the
+screen, never the phase boundaries in the file.
+
+The consumer task writes every packet as it comes (the writer commits every
+:data:`COMMIT_S`, so a crash or a SIGKILL loses at most that) and keeps the
+live numbers for the terminal view.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,10 +42,14 @@ __all__ = ["GUIDED", "LiveStats", "record_session", "update_stats", "replay", "U
 
 #: how often the live view is given fresh numbers, s of wall time
 UPDATE_S = 0.02
+#: how often a live recording is committed to disk, s of wall time (a WAL
+#: commit without fsync: cheap, and the OS keeps it if the process is killed)
+COMMIT_S = 0.1
 
 #: the guided standing test: (phase, seconds, instruction)
 GUIDED = {
-    "standing": (("lift_left", 3.0, "Lift your LEFT foot and hold still"),
+    "standing": (("countdown", 3.0, "Stand still on both feet: the test starts in {remaining:.0f} s"),
+                 ("lift_left", 3.0, "Lift your LEFT foot and hold still"),
                  ("rest", 1.0, "Put it down"),
                  ("lift_right", 3.0, "Lift your RIGHT foot and hold still"),
                  ("rest", 1.0, "Put it down, stand still, look ahead"),
@@ -60,6 +70,7 @@ class LiveStats:
     phase: str = ""
     instruction: str = ""
     elapsed_s: float = 0.0
+    remaining_s: float | None = None
     latency_ms: list[float] = field(default_factory=list)
 
     def loss_pct(self, side: str) -> float:
@@ -71,7 +82,8 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
                          backend: tuple[Any, Any] | None = None, subject: str = "", body_mass_kg: float | None = None,
                          sampling_rate_hz: int = 200, time_scale: float = 1.0, scan_timeout_s: float = 5.0,
                          stop: asyncio.Event | None = None, on_update: Callable[[LiveStats], None] | None = None,
-                         source: str = "ble", overwrite: bool = False) -> Path:
+                         on_phase: Callable[[str, float], None] | None = None, source: str = "ble",
+                         extra_meta: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
     """Record both feet into ``path`` following a guided protocol.
 
     Parameters
@@ -90,7 +102,23 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     stop : asyncio.Event, optional
         Set it to end the session early (Ctrl-C); the file is closed cleanly.
     on_update : callable, optional
-        Called with :class:`LiveStats` about ten times a second.
+        Called with :class:`LiveStats` every :data:`UPDATE_S` of wall time.
+    on_phase : callable, optional
+        ``on_phase(name, seconds)`` when each step of the guide begins (the
+        countdown and rests included), with its planned length in session
+        seconds; a virtual person listens to it
+        (:meth:`insole.ble.virtual.pair.VirtualPair.on_phase`).
+    source : str
+        ``meta.source`` of the file (``ble``, ``virtual-radio``).
+    extra_meta : dict, optional
+        More metadata (``started_utc``, ``truth``), written first.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+        The recording.
     """
     scanner_backend, client_backend = backend or (None, None)
     clock = monotonic_clock(time_scale)
@@ -99,9 +127,9 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     queue: asyncio.Queue[Packet] = asyncio.Queue()
     stats = LiveStats()
     meta = {"source": source, "protocol": protocol, "sampling_rate_hz": sampling_rate_hz, "subject": subject,
-            "body_mass_kg": body_mass_kg, "app_version": __version__, "time_scale": time_scale}
+            "body_mass_kg": body_mass_kg, "app_version": __version__, "time_scale": time_scale, **(extra_meta or {})}
     found = pick_pair(await scan_insoles(timeout_s=scan_timeout_s, backend=scanner_backend, until_pair=True))
-    with RecordingWriter(path, meta=meta, overwrite=overwrite) as writer:
+    with RecordingWriter(path, meta=meta, overwrite=overwrite, commit_interval_s=COMMIT_S) as writer:
         def on_event(side: str, kind: str, data: dict) -> None:
             if kind == "battery":
                 stats.battery_pct[side] = data["battery_pct"]
@@ -117,7 +145,7 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
             stats.battery_pct[side] = info.get("battery_pct")
         consumer = asyncio.get_running_loop().create_task(_consume(queue, writer, stats))
         try:
-            await _guide(plan, writer, clock, time_scale, stats, stop, on_update)
+            await _guide(plan, writer, clock, time_scale, stats, stop, on_update, on_phase)
         finally:
             for link in links.values():
                 await link.stop()
@@ -138,28 +166,40 @@ def _plan(protocol: str, duration_s: float | None) -> tuple[tuple[str, float, st
     return (("run", float(duration_s) if duration_s else float("inf"), "Run: Ctrl-C ends the recording"),)
 
 
+#: guide steps that are not phases of the recording
+_UNMARKED = ("countdown", "rest")
+
+
 async def _guide(plan, writer: RecordingWriter, clock, time_scale: float, stats: LiveStats, stop: asyncio.Event,
-                 on_update) -> None:
-    """Walk through the protocol's phases, marking them in the file."""
+                 on_update, on_phase) -> None:
+    """Walk through the protocol's steps, marking the phases in the file at
+    their planned times."""
+    start = clock()
     for name, seconds, text in plan:
-        start = clock()
-        stats.phase, stats.instruction = name, text
-        if name != "rest":
+        stats.phase = name
+        if on_phase:
+            on_phase(name, seconds)
+        if name not in _UNMARKED:
             writer.add_marker(start, "phase_start", name)
         end_ns = start + seconds * 1e9
-        while clock() < end_ns and not stop.is_set():
-            stats.elapsed_s = clock() / 1e9
+        while (now := clock()) < end_ns and not stop.is_set():
+            stats.elapsed_s = now / 1e9
+            stats.remaining_s = (end_ns - now) / 1e9 if seconds != float("inf") else None
+            stats.instruction = text.format(remaining=math.ceil(stats.remaining_s or 0.0))
             if on_update:
                 on_update(stats)
             try:
                 # the live view gets fresh numbers every 20 ms of wall time (latency target < 50 ms)
-                await asyncio.wait_for(stop.wait(), timeout=min(UPDATE_S, max(0.001, (end_ns - clock()) / 1e9 / time_scale)))
+                await asyncio.wait_for(stop.wait(), timeout=min(UPDATE_S, max(0.001, (end_ns - now) / 1e9 / time_scale)))
             except asyncio.TimeoutError:
                 pass
-        if name != "rest":
-            writer.add_marker(clock(), "phase_end", name)
         if stop.is_set():
+            if name not in _UNMARKED:
+                writer.add_marker(min(clock(), end_ns), "phase_end", name)
             return
+        if name not in _UNMARKED:
+            writer.add_marker(end_ns, "phase_end", name)
+        start = end_ns
 
 
 def update_stats(stats: LiveStats, pkt: Packet) -> None:

@@ -5,13 +5,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 from ...constants import SIDES
 from ...sim.base import Scenario
+from ...sim.cued import CuedScenario
 from ...sim.device import InsoleModel
 from ...sim.session import default_insoles
 
-__all__ = ["virtual_pair", "BACKEND"]
+__all__ = ["virtual_pair", "VirtualPair", "person_for"]
+
+
+def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0, body_mass_kg: float = 70.0,
+               left_load_pct: float = 53.0, eyes_closed_shift_pp: float = 3.0,
+               asymmetry_pct: float = 5.0) -> Scenario:
+    """The simulated person behind ``--virtual`` for a protocol.
+
+    Parameters
+    ----------
+    protocol : str
+        ``standing``: the guided test (foot lifts, then eyes open and eyes
+        closed sharing ``duration_s``, at least 30 s each); ``run``: a run
+        30 s longer than ``duration_s`` (default 10 min), so that it outlasts
+        the connection.
+    left_load_pct, eyes_closed_shift_pp : float
+        Standing: eyes-open share on the left foot (%), and its eyes-closed
+        change (percentage points, positive = more on the LEFT).
+    asymmetry_pct : float
+        Run: symmetry index of contact time, peak force and loading rate,
+        ``100 (R - L) / (0.5 (R + L))`` %, positive = RIGHT larger.
+    """
+    from ...sim.gait import GaitScenario
+    from ...sim.standing import StandingScenario
+
+    if protocol == "standing":
+        each_s = max(30.0, (duration_s or 68.0) / 2.0)
+        return StandingScenario(eyes_open_s=each_s, eyes_closed_s=each_s, left_load_pct=left_load_pct,
+                                eyes_closed_shift_pp=eyes_closed_shift_pp, body_mass_kg=body_mass_kg, seed=seed)
+    return GaitScenario(mode="run", duration_s=(duration_s or 600.0) + 30.0, contact_time_si_pct=asymmetry_pct,
+                        peak_force_si_pct=asymmetry_pct, loading_rate_si_pct=asymmetry_pct,
+                        body_mass_kg=body_mass_kg, seed=seed)
 
 
 def _backend():
@@ -20,11 +54,45 @@ def _backend():
     return VirtualScanner, VirtualClient
 
 
+@dataclass
+class VirtualPair:
+    """Two virtual insoles worn by one simulated person.
+
+    Attributes
+    ----------
+    backend : (scanner, client)
+        The bleak backends of the virtual radio: pass them as
+        ``BleakScanner(backend=...)``, ``BleakClient(..., backend=...)`` or
+        ``record_session(backend=...)``.
+    body : Scenario
+        The person (a :class:`~insole.sim.cued.CuedScenario` when cued).
+    insoles : dict
+        Side -> :class:`~insole.ble.virtual.insole.VirtualInsole`.
+    """
+
+    backend: tuple[Any, Any]
+    body: Scenario
+    insoles: dict[str, Any]
+
+    def on_phase(self, name: str, seconds: float) -> None:
+        """Hear the guide (``record_session(on_phase=...)``): a cued person
+        starts the scenario when the countdown ends."""
+        if name == "countdown" and isinstance(self.body, CuedScenario):
+            self.body.start_at(self.insoles["left"].now_s() + seconds)
+
+    def truth(self) -> dict[str, Any]:
+        """Ground truth in the shape :func:`~insole.sim.session.simulate_recording`
+        stores: ``scenario`` (on the scenario's own time axis; a cued
+        person's time 0 is the end of the guide's countdown, the first phase
+        marker) and ``insoles``."""
+        return {"scenario": self.body.truth(), "insoles": {s: v.model.to_dict() for s, v in self.insoles.items()}}
+
+
 @contextlib.asynccontextmanager
 async def virtual_pair(scenario: Scenario, *, time_scale: float = 1.0, insoles: dict[str, InsoleModel] | None = None,
-                       seed: int = 0) -> AsyncIterator[tuple[object, object]]:
+                       seed: int = 0, cued: bool | None = None) -> AsyncIterator[VirtualPair]:
     """Two virtual insoles "worn" by ``scenario``, advertising on this loop's
-    virtual radio; yields the bleak ``(scanner, client)`` backends to use.
+    virtual radio.
 
     Parameters
     ----------
@@ -33,6 +101,15 @@ async def virtual_pair(scenario: Scenario, *, time_scale: float = 1.0, insoles: 
     insoles : dict, optional
         Side -> :class:`~insole.sim.device.InsoleModel` (faults, drift, rate);
         :func:`~insole.sim.session.default_insoles` by default.
+    cued : bool, optional
+        Wrap the person in :class:`~insole.sim.cued.CuedScenario` so that it
+        follows the guide (pass :meth:`VirtualPair.on_phase` to
+        ``record_session``). Default: standing tests are cued; a runner is
+        already running when the insoles connect.
+
+    Yields
+    ------
+    VirtualPair
     """
     from .insole import VirtualInsole
     from .radio import VirtualRadio
@@ -40,13 +117,15 @@ async def virtual_pair(scenario: Scenario, *, time_scale: float = 1.0, insoles: 
     radio = VirtualRadio.current()
     await radio.start()
     models = insoles or default_insoles(seed=seed)
-    # one person wears both insoles: they share the scenario's time origin
+    body = CuedScenario(scenario) if (scenario.protocol == "standing" if cued is None else cued) else scenario
+    # one person wears both insoles: they share the true time axis
     epoch = asyncio.get_running_loop().time()
-    pair = [VirtualInsole(models[side], scenario, radio=radio, time_scale=time_scale, epoch=epoch) for side in SIDES]
+    pair = {side: VirtualInsole(models[side], body, radio=radio, time_scale=time_scale, epoch=epoch)
+            for side in SIDES}
     try:
-        for v in pair:
+        for v in pair.values():
             await v.start()
-        yield _backend()
+        yield VirtualPair(backend=_backend(), body=body, insoles=pair)
     finally:
-        for v in pair:
+        for v in pair.values():
             await v.stop()
