@@ -290,7 +290,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import DEMO_TIME_SCALE, run_demo
 
     con = _console()
     with _progress("demo") as prog:
@@ -306,7 +306,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         con.print(f"[bold]{title}[/bold]")
         for line in lines:
             con.print(f"  {line}")
-    con.print(f"\nrecordings: {', '.join(str(p) for p in result.recordings)}")
+    con.print(f"\nrecordings: {', '.join(str(p) for p in result.recordings)}\n"
+              f"            (streamed from two virtual insoles over the virtual radio, {DEMO_TIME_SCALE:g}x real time)")
     con.print(f"report:     {result.report}")
     return 0
 
@@ -319,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="the whole product with no hardware: simulate, record, analyse, report")
+    d = sub.add_parser("demo", help="the whole product with no hardware: two virtual insoles stream over the "
+                       "virtual radio; record, analyse, report")
     d.add_argument("--out", default="insole-demo", help="output folder (default: %(default)s)")
     d.set_defaults(func=cmd_demo)
 

@@ -95,8 +95,7 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
     import asyncio
     from datetime import datetime, timedelta, timezone
 
-    from .sim.gait import GaitScenario
-    from .sim.standing import StandingScenario
+    from .ble.virtual.pair import person_for
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,21 +104,21 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
     today = datetime.now(timezone.utc).replace(microsecond=0)
     earlier = today - timedelta(days=14)
 
-    def run(si_pct: float, seed: int) -> GaitScenario:
-        # the runner is already running when the insoles connect: the
-        # scenario outlasts the recording
-        return GaitScenario(mode="run", duration_s=DEMO_RUN_S + 30.0, contact_time_si_pct=si_pct,
-                            peak_force_si_pct=si_pct, loading_rate_si_pct=si_pct, body_mass_kg=DEMO_BODY_MASS_KG,
-                            seed=seed)
+    def standing(left_pct: float, shift_pp: float, seed: int):
+        # phase for phase the guide's standing test
+        return person_for("standing", left_load_pct=left_pct, eyes_closed_shift_pp=shift_pp,
+                          body_mass_kg=DEMO_BODY_MASS_KG, seed=seed)
+
+    def run(si_pct: float, seed: int):
+        # the runner is already running when the insoles connect; the run
+        # outlasts the recording
+        return person_for("run", DEMO_RUN_S, asymmetry_pct=si_pct, body_mass_kg=DEMO_BODY_MASS_KG, seed=seed)
 
     sessions = [
-        ("earlier_standing.insole", earlier, StandingScenario(
-            left_load_pct=DEMO_LEFT_LOAD_PCT + 2.0, eyes_closed_shift_pp=DEMO_EYES_CLOSED_SHIFT_PP + 1.0,
-            body_mass_kg=DEMO_BODY_MASS_KG, seed=11)),
+        ("earlier_standing.insole", earlier,
+         standing(DEMO_LEFT_LOAD_PCT + 2.0, DEMO_EYES_CLOSED_SHIFT_PP + 1.0, 11)),
         ("earlier_run.insole", earlier, run(DEMO_RUN_SI_PCT - 4.0, 12)),
-        ("standing.insole", today, StandingScenario(
-            left_load_pct=DEMO_LEFT_LOAD_PCT, eyes_closed_shift_pp=DEMO_EYES_CLOSED_SHIFT_PP,
-            body_mass_kg=DEMO_BODY_MASS_KG, seed=1)),
+        ("standing.insole", today, standing(DEMO_LEFT_LOAD_PCT, DEMO_EYES_CLOSED_SHIFT_PP, 1)),
         ("run.insole", today, run(DEMO_RUN_SI_PCT, 2)),
     ]
     paths = [asyncio.run(_stream(out_dir / name, scenario, started=when, time_scale=time_scale, seed=7 * i,
@@ -138,14 +137,14 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
 
 async def _stream(path: Path, scenario, *, started, time_scale: float, seed: int, progress) -> Path:
     """One live session over the virtual radio, guided like a real one."""
-    from .ble.session import GUIDED, record_session
+    from .ble.session import guide_plan, record_session
     from .ble.virtual.pair import virtual_pair
     from .sim.session import default_insoles
 
     protocol = scenario.protocol
     duration_s = None if protocol == "standing" else DEMO_RUN_S
-    total_s = sum(d for _, d, _ in GUIDED["standing"]) if protocol == "standing" else DEMO_RUN_S
-    step = f"streaming {path.name}"
+    total_s = sum(d for _, d, _ in guide_plan(protocol, duration_s))
+    step = f"streaming {path.name} over the virtual radio"
 
     def on_update(stats) -> None:
         if progress:

@@ -458,3 +458,26 @@ def test_evaluation_speed_sanity():
     for i in range(0, 8000, 8):
         scn.pressures_kpa("right", t[i : i + 8])
     assert (time.perf_counter() - start) / 1000 < 1e-3
+
+
+def test_a_cued_person_stands_quietly_until_the_start_then_plays_the_scenario():
+    """sim.cued: before the cue the eyes-open stretch loops (both feet down);
+    from the cued start the scenario plays from its beginning (the left foot
+    lifted first), exactly."""
+    from insole.sim.cued import CuedScenario
+
+    inner = StandingScenario(left_load_pct=56.0, seed=3)
+    body = CuedScenario(inner)
+    quiet = next(p for p in inner.phases if p.name == "eyes_open")
+    assert body.idle == (quiet.start_s, quiet.end_s)
+    t = np.array([0.0, 1.0, 17.3, 95.0])
+    loop = quiet.start_s + np.mod(t, quiet.end_s - quiet.start_s)
+    np.testing.assert_array_equal(body.pressures_kpa("left", t), inner.pressures_kpa("left", loop))
+    body.start_at(100.0)
+    np.testing.assert_array_equal(body.pressures_kpa("left", t), inner.pressures_kpa("left", loop))
+    after = np.array([100.0, 101.5, 130.0])
+    np.testing.assert_array_equal(body.pressures_kpa("right", after), inner.pressures_kpa("right", after - 100.0))
+    assert body.pressures_kpa("left", np.array([101.5])).sum() == 0.0  # lift_left: the left foot in the air
+    assert body.truth() == inner.truth() and body.phases == inner.phases
+    with pytest.raises(ValueError):
+        CuedScenario(inner, idle=(10.0, 5.0))

@@ -38,7 +38,7 @@ from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
 
 log = logging.getLogger("insole")
 
-__all__ = ["GUIDED", "LiveStats", "record_session", "update_stats", "replay", "UPDATE_S"]
+__all__ = ["GUIDED", "LiveStats", "guide_plan", "record_session", "update_stats", "replay", "UPDATE_S"]
 
 #: how often the live view is given fresh numbers, s of wall time
 UPDATE_S = 0.02
@@ -123,7 +123,7 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     scanner_backend, client_backend = backend or (None, None)
     clock = monotonic_clock(time_scale)
     stop = stop or asyncio.Event()
-    plan = _plan(protocol, duration_s)
+    plan = guide_plan(protocol, duration_s)
     queue: asyncio.Queue[Packet] = asyncio.Queue()
     stats = LiveStats()
     meta = {"source": source, "protocol": protocol, "sampling_rate_hz": sampling_rate_hz, "subject": subject,
@@ -155,7 +155,17 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     return Path(path)
 
 
-def _plan(protocol: str, duration_s: float | None) -> tuple[tuple[str, float, str], ...]:
+def guide_plan(protocol: str, duration_s: float | None = None) -> tuple[tuple[str, float, str], ...]:
+    """The guide's steps ``(name, seconds, instruction)`` for a protocol.
+
+    Parameters
+    ----------
+    protocol : str
+        ``standing``: :data:`GUIDED` ``["standing"]``; with ``duration_s``
+        (the whole test, s), eyes open and eyes closed share what the
+        countdown, the lifts and the rests leave (at least 5 s each).
+        ``run``: one step ``run`` of ``duration_s`` (None: until stopped).
+    """
     if protocol == "standing":
         steps = GUIDED["standing"]
         if duration_s:

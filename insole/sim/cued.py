@@ -79,6 +79,5 @@ class CuedScenario(Scenario):
         return self.scenario.pressures_kpa(side, self.scenario_time_s(t_s))
 
     def truth(self) -> dict[str, Any]:
-        """The scenario's truth (on its own time axis), plus ``started_at_s``:
-        the true time of its start (None before the cue)."""
-        return {**self.scenario.truth(), "started_at_s": self.start_s if math.isfinite(self.start_s) else None}
+        """The scenario's truth, on its own time axis (its 0 is the start)."""
+        return self.scenario.truth()

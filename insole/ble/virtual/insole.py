@@ -133,7 +133,7 @@ TX_QUEUE_S = 1.0
 #: cued further ahead than that)
 CHUNK_S, CHUNK_MAX_SAMPLES, LOOKAHEAD_MAX_S = 0.25, 2048, 1.0
 #: advertising intervals (true ms): fast for 30 s after power-on / disconnection
-ADV_FAST_MS, ADV_SLOW_MS, ADV_FAST_S = 100.0, 1000.0, 30.0
+ADV_FAST_MS, ADV_SLOW_MS, ADV_FAST_S = 20.0, 1022.5, 30.0
 #: shortest advertising interval on the loop's clock (the BLE minimum), ms
 ADV_MIN_WALL_MS = 20.0
 #: link-loss disconnection reason the central sees (HCI connection timeout)

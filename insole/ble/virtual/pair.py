@@ -20,15 +20,15 @@ __all__ = ["virtual_pair", "VirtualPair", "person_for"]
 def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0, body_mass_kg: float = 70.0,
                left_load_pct: float = 53.0, eyes_closed_shift_pp: float = 3.0,
                asymmetry_pct: float = 5.0) -> Scenario:
-    """The simulated person behind ``--virtual`` for a protocol.
+    """The simulated person behind ``--virtual`` and the demo for a protocol.
 
     Parameters
     ----------
     protocol : str
-        ``standing``: the guided test (foot lifts, then eyes open and eyes
-        closed sharing ``duration_s``, at least 30 s each); ``run``: a run
-        30 s longer than ``duration_s`` (default 10 min), so that it outlasts
-        the connection.
+        ``standing``: the guided test, phase for phase the guide's plan
+        (:func:`insole.ble.session.guide_plan` of ``protocol`` and
+        ``duration_s``); ``run``: a run 30 s longer than ``duration_s``
+        (default 10 min), so that it outlasts the connection.
     left_load_pct, eyes_closed_shift_pp : float
         Standing: eyes-open share on the left foot (%), and its eyes-closed
         change (percentage points, positive = more on the LEFT).
@@ -38,11 +38,14 @@ def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0,
     """
     from ...sim.gait import GaitScenario
     from ...sim.standing import StandingScenario
+    from ..session import guide_plan
 
     if protocol == "standing":
-        each_s = max(30.0, (duration_s or 68.0) / 2.0)
-        return StandingScenario(eyes_open_s=each_s, eyes_closed_s=each_s, left_load_pct=left_load_pct,
-                                eyes_closed_shift_pp=eyes_closed_shift_pp, body_mass_kg=body_mass_kg, seed=seed)
+        steps = {name: seconds for name, seconds, _ in guide_plan("standing", duration_s)}
+        return StandingScenario(lift_s=steps["lift_left"], transition_s=steps["rest"],
+                                eyes_open_s=steps["eyes_open"], eyes_closed_s=steps["eyes_closed"],
+                                left_load_pct=left_load_pct, eyes_closed_shift_pp=eyes_closed_shift_pp,
+                                body_mass_kg=body_mass_kg, seed=seed)
     return GaitScenario(mode="run", duration_s=(duration_s or 600.0) + 30.0, contact_time_si_pct=asymmetry_pct,
                         peak_force_si_pct=asymmetry_pct, loading_rate_si_pct=asymmetry_pct,
                         body_mass_kg=body_mass_kg, seed=seed)
@@ -118,8 +121,10 @@ async def virtual_pair(scenario: Scenario, *, time_scale: float = 1.0, insoles: 
     await radio.start()
     models = insoles or default_insoles(seed=seed)
     body = CuedScenario(scenario) if (scenario.protocol == "standing" if cued is None else cued) else scenario
-    # one person wears both insoles: they share the true time axis
-    epoch = asyncio.get_running_loop().time()
+    # one person wears both insoles: they share the true time axis, whose 0
+    # is a moment before now, so that both insoles' sample clocks are already
+    # running (a model's start_s staggers them) and they stream as soon as asked
+    epoch = asyncio.get_running_loop().time() - max(m.start_s for m in models.values())
     pair = {side: VirtualInsole(models[side], body, radio=radio, time_scale=time_scale, epoch=epoch)
             for side in SIDES}
     try:
