@@ -191,17 +191,26 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _live(stats) -> Any:
-    """The live terminal view: left/right load bar, phase, loss, battery."""
+    """The live terminal view: instruction, left/right load bar, cadence and
+    contact-time balance (running), packets and loss, battery."""
     from rich.table import Table
 
-    left, right = stats.last_code_sum["left"], stats.last_code_sum["right"]
-    share = 100.0 * left / (left + right) if left + right > 0 else 50.0
+    share = stats.left_share_pct()
+    share = 50.0 if share is None else share
     width = 40
     n_left = int(round(width * share / 100.0))
     table = Table.grid(padding=(0, 2))
     table.add_row("[bold]" + (stats.instruction or stats.phase or "") + "[/bold]", f"{stats.elapsed_s:6.1f} s")
     table.add_row(f"left {share:5.1f} % [blue]" + "#" * n_left + "[/blue][dark_orange]" + "#" * (width - n_left)
                   + f"[/dark_orange] {100 - share:5.1f} % right", "")
+    cadence, si = stats.cadence_spm(), stats.contact_time_si_pct()
+    if cadence is not None or si is not None:
+        ct = {side: stats.contact_time_ms(side) for side in ("left", "right")}
+        balance = "" if si is None else (
+            f" ({'right' if si > 0 else 'left'} {abs(si):.1f} % longer)" if abs(si) >= 0.05 else " (even)")
+        table.add_row(f"cadence {cadence:.0f} steps/min" if cadence is not None else "cadence -", "")
+        table.add_row("contact time " + " / ".join(f"{side} {ct[side]:.0f} ms" if ct[side] is not None else f"{side} -"
+                                                   for side in ("left", "right")) + balance, "")
     table.add_row("packets " + " / ".join(f"{s} {stats.packets[s]} (loss {stats.loss_pct(s):.2f} %)"
                                           for s in ("left", "right")), "")
     table.add_row("battery " + " / ".join(f"{s} {stats.battery_pct[s] if stats.battery_pct[s] is not None else '?'} %"

@@ -24,17 +24,15 @@ import logging
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from .. import __version__
 from ..constants import SIDES
-from ..protocol.packet import HEADER_SIZE, decode_packet
 from ..recording.store import RecordingWriter
 from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
+from .live import LiveStats, update_stats
 
 log = logging.getLogger("insole")
 
@@ -56,26 +54,6 @@ GUIDED = {
                  ("eyes_open", 30.0, "Stand still, eyes open"),
                  ("eyes_closed", 30.0, "Close your eyes now")),
 }
-
-
-@dataclass
-class LiveStats:
-    """What the live view shows, updated by the consumer."""
-
-    packets: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SIDES})
-    lost: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SIDES})
-    expected_next: dict[str, int | None] = field(default_factory=lambda: {s: None for s in SIDES})
-    last_code_sum: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in SIDES})
-    battery_pct: dict[str, int | None] = field(default_factory=lambda: {s: None for s in SIDES})
-    phase: str = ""
-    instruction: str = ""
-    elapsed_s: float = 0.0
-    remaining_s: float | None = None
-    latency_ms: list[float] = field(default_factory=list)
-
-    def loss_pct(self, side: str) -> float:
-        total = self.packets[side] + self.lost[side]
-        return 100.0 * self.lost[side] / total if total else 0.0
 
 
 async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: float | None = None,
@@ -210,29 +188,6 @@ async def _guide(plan, writer: RecordingWriter, clock, time_scale: float, stats:
         if name not in _UNMARKED:
             writer.add_marker(end_ns, "phase_end", name)
         start = end_ns
-
-
-def update_stats(stats: LiveStats, pkt: Packet) -> None:
-    """Count a packet into the live numbers (loss from the sample indices)."""
-    stats.packets[pkt.side] += 1
-    if len(pkt.payload) < HEADER_SIZE:
-        return
-    first = int.from_bytes(pkt.payload[2:6], "little")
-    count = pkt.payload[14]
-    exp = stats.expected_next[pkt.side]
-    if exp is not None and count:
-        gap = (first - exp) % 2**32
-        if 0 < gap < 2**31:
-            stats.lost[pkt.side] += -(-gap // count)
-    stats.expected_next[pkt.side] = (first + count) % 2**32
-    try:
-        p = decode_packet(pkt.payload)
-    except Exception:
-        return
-    # the live bar: an exponential average over about a second (a stride), so
-    # running shows the share of load rather than which foot is down right now
-    load = float(p.raw.astype(np.float64).sum(axis=1).mean())
-    stats.last_code_sum[pkt.side] += 0.04 * (load - stats.last_code_sum[pkt.side])
 
 
 async def _consume(queue: asyncio.Queue, writer: RecordingWriter, stats: LiveStats) -> None:

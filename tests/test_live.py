@@ -1,0 +1,91 @@
+"""The live numbers (insole.ble.live): loss from the sample indices, the
+load bar, and a run's cadence and contact-time balance, fed packet by packet
+as `insole record` and `insole replay` feed them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from insole.ble.link import Packet
+from insole.ble.live import LiveStats, update_stats
+from insole.protocol import encode_packets
+from insole.recording.store import read_raw
+from insole.sim.gait import GaitScenario
+from insole.sim.session import default_insoles, simulate_recording
+from insole.sim.standing import StandingScenario
+
+
+def _feed(path) -> LiveStats:
+    raw = read_raw(path)
+    events = sorted((int(t), side, p) for side in raw.payloads
+                    for t, p in zip(raw.host_time_ns[side].tolist(), raw.payloads[side]))
+    stats = LiveStats()
+    for t, side, payload in events:
+        update_stats(stats, Packet(side, t, payload))
+    return stats
+
+
+@pytest.mark.parametrize("si_pct", [-8.0, 0.0, 6.0])
+def test_a_runs_cadence_and_contact_time_balance_match_the_truth(tmp_path, si_pct):
+    scenario = GaitScenario(mode="run", duration_s=40.0, contact_time_si_pct=si_pct, seed=4)
+    path = simulate_recording(tmp_path / "r.insole", scenario, insoles=default_insoles(seed=2)).path
+    stats = _feed(path)
+    truth = scenario.truth()
+    assert stats.cadence_spm() == pytest.approx(truth["cadence_spm"], rel=0.02)
+    # the live contact threshold (10 % of the peak) is not the analysis' 20 N,
+    # but the balance between the feet is the set one
+    assert stats.contact_time_si_pct() == pytest.approx(truth["symmetry_index_pct"]["contact_time_s"], abs=2.0)
+    for side in ("left", "right"):
+        assert 150.0 < stats.contact_time_ms(side) < 350.0
+        assert stats.loss_pct(side) == 0.0
+    # the bar: raw codes averaged over about a second, within a stride's swing of even
+    assert 35.0 < stats.left_share_pct() < 65.0
+
+
+def test_standing_has_no_cadence_and_shows_the_load_share(tmp_path):
+    scenario = StandingScenario(left_load_pct=60.0, lift_s=0.0, eyes_open_s=10.0, eyes_closed_s=0.0, seed=1)
+    stats = _feed(simulate_recording(tmp_path / "s.insole", scenario).path)
+    assert stats.cadence_spm() is None and stats.contact_time_si_pct() is None
+    assert stats.left_share_pct() == pytest.approx(60.0, abs=2.0)  # raw codes: within the sensors' spread
+
+
+def test_injected_loss_is_counted_exactly(tmp_path):
+    scenario = GaitScenario(mode="run", duration_s=30.0, seed=5)
+    rec = simulate_recording(tmp_path / "l.insole", scenario, insoles=default_insoles(drop_pct=2.0, seed=3))
+    stats = _feed(rec.path)
+    import insole
+
+    quality = insole.load(rec.path).quality["sides"]
+    for side in ("left", "right"):
+        assert stats.lost[side] > 0
+        assert stats.lost[side] * 8 == quality[side]["samples_lost"]
+
+
+def test_the_sample_index_wraps_past_2_32_without_loss_or_a_time_jump():
+    rate, m = 200, 8
+    t = np.arange(400) / rate
+    raw = np.zeros((400, 16), dtype=np.uint16)
+    raw[:, 0] = np.where((t % 0.7) < 0.25, 3000, 0)  # a contact of 250 ms every 700 ms
+    first = 2**32 - 100
+    payloads = encode_packets(raw, first_index=first, device_time_us=(t * 1e6).astype(np.uint64),
+                              sampling_rate_hz=rate, samples_per_packet=m)
+    stats = LiveStats()
+    for i, p in enumerate(payloads):
+        update_stats(stats, Packet("left", i, p))
+    assert stats.lost["left"] == 0
+    assert stats.next_index["left"] == first + 400
+    assert stats.contact_time_ms("left") == pytest.approx(250.0, abs=5.0)
+    assert stats.contacts["left"].stride_s() == pytest.approx(0.7, abs=0.01)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=260), max_size=20))
+def test_any_bytes_only_count_as_packets(payloads):
+    stats = LiveStats()
+    for i, p in enumerate(payloads):
+        update_stats(stats, Packet("right", i, p))
+    assert stats.packets["right"] == len(payloads)
+    assert stats.lost["left"] == 0
