@@ -90,3 +90,22 @@ def test_demo_streams_over_the_virtual_radio(tmp_path):
     assert rec.meta.truth["scenario"]["protocol"] == "standing"
     first_page = PdfReader(tmp_path / "report.pdf").pages[0].extract_text()
     assert "left" in first_page.lower() and "favoured" in first_page
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_guided_standing_test_cleanly(tmp_path):
+    """Ctrl-C (SIGINT) during the guided standing test: exit 0, the file is
+    closed and complete up to that moment, the phase in progress is closed."""
+    path = tmp_path / "s.insole"
+    proc = subprocess.Popen([sys.executable, "-m", "insole", "record", "--virtual", "--protocol", "standing",
+                             "-o", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(7.0)  # start-up, the 3-s countdown, then the left foot is lifted
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "wrote" in out and "Traceback" not in err
+    assert not (tmp_path / "s.insole-wal").exists()  # closed: checkpointed into one file
+    rec = insole.load(path)
+    assert set(rec.sides) == {"left", "right"} and rec.duration_s > 5.0
+    assert rec.meta.phases[0].name == "lift_left"
+    assert rec.meta.phases[-1].end_s <= rec.samples.index[-1] + 0.5  # closed at Ctrl-C, not at its planned end
