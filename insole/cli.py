@@ -5,6 +5,7 @@ exit status 2."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -190,6 +191,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _live_view(con):
+    """A rich Live display refreshed 25 times a second; when the output is not
+    a terminal only its last frame is printed, then a line break."""
+    from rich.live import Live
+
+    try:
+        with Live(refresh_per_second=25, console=con) as live:
+            yield live
+    finally:
+        if not con.is_terminal:
+            con.line()
+
+
 def _live(stats) -> Any:
     """The live terminal view: instruction, left/right load bar, cadence and
     contact-time balance (running), packets and loss, battery."""
@@ -245,15 +260,13 @@ def cmd_record(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from rich.live import Live
-
     from .ble.session import record_session
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
-        with Live(refresh_per_second=25, console=_console()) as live:
+        with _live_view(con) as live:
             kwargs = dict(protocol=args.protocol, duration_s=args.duration, subject=args.subject or "",
                           body_mass_kg=args.body_mass_kg, stop=stop, on_update=lambda st: live.update(_live(st)))
             if args.virtual:
@@ -265,16 +278,15 @@ def cmd_record(args: argparse.Namespace) -> int:
             else:
                 await record_session(args.output, **kwargs)
 
+    con = _console()
     asyncio.run(run())
-    _console().print(f"wrote {args.output}")
+    con.print(f"wrote {args.output}")
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     import asyncio
     import signal
-
-    from rich.live import Live
 
     from .ble.session import replay
     from .recording.store import is_recording_file
@@ -290,11 +302,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     async def run():
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
-        with Live(refresh_per_second=25, console=_console()) as live:
+        with _live_view(con) as live:
             return await replay(args.file, speed=args.speed, stop=stop, on_update=lambda st: live.update(_live(st)))
 
+    con = _console()
     stats = asyncio.run(run())
-    _console().print(f"replayed {sum(stats.packets.values())} packets")
+    con.print(f"replayed {sum(stats.packets.values())} packets")
     return 0
 
 
