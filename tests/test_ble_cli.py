@@ -109,3 +109,14 @@ def test_ctrl_c_ends_a_guided_standing_test_cleanly(tmp_path):
     assert set(rec.sides) == {"left", "right"} and rec.duration_s > 5.0
     assert rec.meta.phases[0].name == "lift_left"
     assert rec.meta.phases[-1].end_s <= rec.samples.index[-1] + 0.5  # closed at Ctrl-C, not at its planned end
+
+
+def test_without_usable_bluetooth_scan_and_record_exit_2_with_one_line(tmp_path):
+    """No adapter, BlueZ not running (as on the CI machines), or simply no
+    insole in range: either way one line, exit 2, no traceback, no file."""
+    for args in (("scan", "--timeout", "1"), ("record", "--protocol", "run", "-o", str(tmp_path / "x.insole"))):
+        out = run_cli(*args, timeout=60)
+        assert out.returncode == 2, out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("insole: error:") and "Traceback" not in out.stderr
+    assert not (tmp_path / "x.insole").exists()

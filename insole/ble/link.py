@@ -16,6 +16,7 @@ stack, or the virtual radio's (:mod:`insole.ble.virtual.backend`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from ..constants import (
     SIDES,
     STATUS_CHAR_UUID,
 )
-from ..errors import InsoleError
+from ..errors import InsoleError, ProtocolError
 from ..protocol.control import Opcode, decode_status, encode_command
 from ..protocol.layout import decode_layout
 
@@ -86,6 +87,7 @@ async def scan_insoles(*, timeout_s: float = 5.0, backend: Any = None, until_pai
         Stop as soon as a left and a right insole have been seen.
     """
     from bleak import BleakScanner
+    from bleak.exc import BleakError
 
     seen: dict[str, FoundInsole] = {}
     both = asyncio.Event()
@@ -101,11 +103,20 @@ async def scan_insoles(*, timeout_s: float = 5.0, backend: Any = None, until_pai
             both.set()
 
     kwargs = {"backend": backend} if backend is not None else {}
-    async with BleakScanner(detection_callback=detected, service_uuids=[SERVICE_UUID], **kwargs):
-        try:
-            await asyncio.wait_for(both.wait(), timeout=timeout_s)
-        except asyncio.TimeoutError:
-            pass
+    scanner = BleakScanner(detection_callback=detected, service_uuids=[SERVICE_UUID], **kwargs)
+    try:
+        await scanner.start()
+    except (BleakError, OSError) as exc:  # no adapter, adapter off, no BlueZ / D-Bus, no permission
+        why = f"cannot reach the system's Bluetooth service: {exc.strerror or exc}" if isinstance(exc, OSError) \
+            else str(exc)
+        raise InsoleError(f"Bluetooth is not available here ({why}); switch the adapter on (on Linux BlueZ must "
+                          "be running) or try --virtual") from None
+    try:
+        await asyncio.wait_for(both.wait(), timeout=timeout_s)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        await scanner.stop()
     return sorted(seen.values(), key=lambda f: -(f.rssi if f.rssi is not None else -999))
 
 
@@ -208,6 +219,7 @@ class FootLink:
             manufacturer, model, serial, revisions, battery, layout).
         """
         from bleak import BleakClient
+        from bleak.exc import BleakError
 
         kwargs = {"backend": self._backend} if self._backend is not None else {}
         client = BleakClient(self.found.device, disconnected_callback=self._disconnected, timeout=timeout_s, **kwargs)
@@ -216,6 +228,18 @@ class FootLink:
         except Exception as exc:  # bleak raises several types across platforms (and TimeoutError)
             raise InsoleError(f"could not connect to the {self.side} insole ({self.found.address}): {exc}") from None
         self._client = client
+        try:
+            await self._start(client)
+        except (BleakError, asyncio.TimeoutError, OSError, ProtocolError) as exc:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+            raise InsoleError(f"the {self.side} insole ({self.found.address}) connected but could not be set up: "
+                              f"{exc}") from None
+        self._on_event(self.side, "connected", {"host_time_ns": self._clock_ns(), "mtu": client.mtu_size})
+        return self.info
+
+    async def _start(self, client: Any) -> None:
+        """Device information and layout (first time), subscriptions, rate, START."""
         if not self.info:
             self.info = await self._read_info(client)
         await client.start_notify(DATA_CHAR_UUID, self._callback)
@@ -229,8 +253,6 @@ class FootLink:
             await client.write_gatt_char(CONTROL_POINT_UUID, encode_command(Opcode.SET_RATE, self._rate),
                                          response=True)
         await client.write_gatt_char(CONTROL_POINT_UUID, encode_command(Opcode.START_STREAM), response=True)
-        self._on_event(self.side, "connected", {"host_time_ns": self._clock_ns(), "mtu": client.mtu_size})
-        return self.info
 
     async def _read_info(self, client: Any) -> dict[str, Any]:
         info: dict[str, Any] = {"name": self.found.name, "address": self.found.address}
