@@ -120,3 +120,12 @@ def test_without_usable_bluetooth_scan_and_record_exit_2_with_one_line(tmp_path)
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("insole: error:") and "Traceback" not in out.stderr
     assert not (tmp_path / "x.insole").exists()
+
+
+def test_record_refuses_an_existing_file_before_connecting(tmp_path):
+    path = tmp_path / "taken.insole"
+    path.write_bytes(b"keep me")
+    out = run_cli("record", "--virtual", "--protocol", "run", "--duration", "5", "-o", str(path), timeout=60)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"insole: error: {path} already exists; choose another name or remove it"]
+    assert path.read_bytes() == b"keep me"

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import __version__
 from ..constants import SIDES
-from ..recording.store import RecordingWriter
+from ..recording.store import RecordingWriter, check_new_recording
 from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
 from .live import LiveStats, update_stats
 
@@ -98,6 +98,7 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     Path
         The recording.
     """
+    check_new_recording(path, overwrite=overwrite)  # before scanning, not after a minute of connecting
     scanner_backend, client_backend = backend or (None, None)
     clock = monotonic_clock(time_scale)
     stop = stop or asyncio.Event()

@@ -42,7 +42,7 @@ from ..paths import require_file
 
 log = logging.getLogger("insole")
 
-__all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "RawRecording", "RecordingReader", "SideHeaders", "read_raw",
+__all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "check_new_recording", "RawRecording", "RecordingReader", "SideHeaders", "read_raw",
            "is_recording_file"]
 
 #: packets fetched per round trip when streaming payloads
@@ -65,6 +65,22 @@ CREATE TABLE IF NOT EXISTS markers (
     id INTEGER PRIMARY KEY, host_time_ns INTEGER NOT NULL,
     kind TEXT NOT NULL, name TEXT NOT NULL, data TEXT);
 """
+
+
+def check_new_recording(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """``path`` as a Path if a new recording may be written there.
+
+    Raises
+    ------
+    RecordingError
+        The file exists (and ``overwrite`` is False) or its folder does not.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise RecordingError(f"{path} already exists; choose another name or remove it")
+    if not path.parent.exists():
+        raise RecordingError(f"folder {path.parent} does not exist")
+    return path
 
 
 class RecordingWriter:
@@ -91,14 +107,10 @@ class RecordingWriter:
 
     def __init__(self, path: str | os.PathLike, *, meta: dict[str, Any] | None = None,
                  overwrite: bool = False, commit_interval_s: float = 0.25) -> None:
-        self.path = Path(path)
+        self.path = check_new_recording(path, overwrite=overwrite)
         if self.path.exists():
-            if not overwrite:
-                raise RecordingError(f"{self.path} already exists; choose another name or remove it")
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
-        if not self.path.parent.exists():
-            raise RecordingError(f"folder {self.path.parent} does not exist")
         self.commit_interval_s = commit_interval_s
         self._t0_ns = time.monotonic_ns()
         self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)

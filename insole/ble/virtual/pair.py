@@ -28,7 +28,8 @@ def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0,
         ``standing``: the guided test, phase for phase the guide's plan
         (:func:`insole.ble.session.guide_plan` of ``protocol`` and
         ``duration_s``); ``run``: a run 30 s longer than ``duration_s``
-        (default 10 min), so that it outlasts the connection.
+        (default 1 h: ``insole record --virtual --protocol run`` without a
+        duration runs until Ctrl-C), so that it outlasts the connection.
     left_load_pct, eyes_closed_shift_pp : float
         Standing: eyes-open share on the left foot (%), and its eyes-closed
         change (percentage points, positive = more on the LEFT).
@@ -46,7 +47,7 @@ def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0,
                                 eyes_open_s=steps["eyes_open"], eyes_closed_s=steps["eyes_closed"],
                                 left_load_pct=left_load_pct, eyes_closed_shift_pp=eyes_closed_shift_pp,
                                 body_mass_kg=body_mass_kg, seed=seed)
-    return GaitScenario(mode="run", duration_s=(duration_s or 600.0) + 30.0, contact_time_si_pct=asymmetry_pct,
+    return GaitScenario(mode="run", duration_s=(duration_s or 3600.0) + 30.0, contact_time_si_pct=asymmetry_pct,
                         peak_force_si_pct=asymmetry_pct, loading_rate_si_pct=asymmetry_pct,
                         body_mass_kg=body_mass_kg, seed=seed)
 
