@@ -262,6 +262,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     from .ble.session import record_session
 
+    if args.duration is not None and not args.duration > 0:
+        raise InsoleError("--duration must be a positive number of seconds")
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -354,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rc = sub.add_parser("record", help="connect both feet, guide the protocol, write the recording")
     rc.add_argument("--protocol", choices=("standing", "run"), required=True)
-    rc.add_argument("--duration", type=float, default=None, metavar="S")
+    rc.add_argument("--duration", type=float, default=None, metavar="S",
+                    help="run: seconds (default: until Ctrl-C); standing: the whole test, the eyes-open and "
+                         "eyes-closed phases sharing what the countdown and the foot lifts leave (default: 30 s each)")
     rc.add_argument("--virtual", action="store_true", help="two virtual insoles on the built-in virtual radio")
     rc.add_argument("--subject", default=None)
     rc.add_argument("--body-mass-kg", type=float, default=None, metavar="KG")

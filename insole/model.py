@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pandas is imported by the decode stage, not by the data model
     import pandas as pd
 
-__all__ = ["Phase", "DeviceInfo", "RecordingMeta", "Recording"]
+__all__ = ["Phase", "DeviceInfo", "RecordingMeta", "Recording", "check_body_mass_kg"]
+
+
+def check_body_mass_kg(body_mass_kg: float | None) -> None:
+    """Raise :class:`~insole.errors.InsoleError` unless the body mass (kg) is
+    None or a positive number."""
+    from .errors import InsoleError
+
+    if body_mass_kg is not None and not body_mass_kg > 0:
+        raise InsoleError(f"body mass must be a positive number of kg; got {body_mass_kg}")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ def test_scan_virtual_lists_a_left_and_a_right_insole_with_battery_and_firmware(
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_record_virtual_run_killed_after_8_s_leaves_7_s_of_both_feet(tmp_path):
     """The issue's check, exactly as written: the command killed with SIGKILL
     8 s after it was started leaves at least 7 s of both feet; then the file
@@ -93,6 +94,7 @@ def test_demo_streams_over_the_virtual_radio(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_ctrl_c_ends_a_guided_standing_test_cleanly(tmp_path):
     """Ctrl-C (SIGINT) during the guided standing test: exit 0, the file is
     closed and complete up to that moment, the phase in progress is closed."""

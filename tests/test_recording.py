@@ -130,6 +130,7 @@ def test_corrupted_middle_is_skipped(tmp_path, step_scenario):
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_sigkill_during_realtime_simulate_keeps_all_but_the_last_second(tmp_path):
     """The issue's check, as a user runs it: `insole simulate --realtime`
     killed with SIGKILL after 10 s leaves at least 9 s of both feet."""

@@ -11,8 +11,8 @@ import numpy as np
 from ..constants import FORCE, SIDES
 from ..errors import InsoleError
 from ..jsonsafe import json_safe
-from ..model import Recording
-from .gait import GaitOptions, GaitResult, analyze_gait
+from ..model import Recording, check_body_mass_kg
+from .gait import GaitOptions, analyze_gait
 from .standing import StandingOptions, StandingResult, analyze_standing
 
 log = logging.getLogger("insole")
@@ -117,8 +117,7 @@ def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float
         raise InsoleError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
     if protocol == "auto":
         protocol = detect_protocol(recording)
-    if body_mass_kg is not None and not body_mass_kg > 0:
-        raise InsoleError(f"body mass must be a positive number of kg; got {body_mass_kg}")
+    check_body_mass_kg(body_mass_kg)
     quality = _quality(recording)
     if protocol == "standing":
         standing = analyze_standing(recording, options=standing_options, body_mass_kg=body_mass_kg)

@@ -22,7 +22,7 @@ import pandas as pd
 from .asymmetry import symmetry_index
 from .stats import percentile_ci
 
-__all__ = ["DriftOptions", "SensorDrift", "DriftResult", "windowed_indices", "trend", "change_point",
+__all__ = ["DriftOptions", "SensorDrift", "windowed_indices", "trend", "change_point",
            "sensor_drift"]
 
 

@@ -152,7 +152,6 @@ def step_table(recording: Recording, contacts: dict[str, Contacts], forces: dict
         :data:`STEP_COLUMNS`, one row per contact in time order.
     """
     fs = recording.meta.sampling_rate_hz
-    s = recording.samples
     parts = []
     for side in SIDES:
         c = contacts.get(side)

@@ -30,6 +30,7 @@ from typing import Any
 
 from .. import __version__
 from ..constants import SIDES
+from ..model import check_body_mass_kg
 from ..recording.store import RecordingWriter, check_new_recording
 from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
 from .live import LiveStats, update_stats
@@ -71,7 +72,8 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
         ``stop``).
     duration_s : float, optional
         Length of a run; for standing, the eyes-open and eyes-closed phases
-        share what is left after the foot lifts.
+        share what is left after the countdown, the foot lifts and the rests
+        (:func:`guide_plan`).
     backend : (scanner, client), optional
         bleak backends; None for the operating system's stack.
     time_scale : float
@@ -98,6 +100,7 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     Path
         The recording.
     """
+    check_body_mass_kg(body_mass_kg)
     check_new_recording(path, overwrite=overwrite)  # before scanning, not after a minute of connecting
     scanner_backend, client_backend = backend or (None, None)
     clock = monotonic_clock(time_scale)

@@ -3,7 +3,6 @@ methods, all built from the analysis results (no number is typed in)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from ..analysis.asymmetry import LOAD_METRICS, TYPICAL_SA_PCT

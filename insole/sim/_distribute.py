@@ -212,9 +212,6 @@ def _into_hull(tx: np.ndarray, ty: np.ndarray, x: np.ndarray, y: np.ndarray) -> 
     return target[:, 0], target[:, 1]
 
 
-    return frac
-
-
 def pressures_from_fractions(force_n: np.ndarray, frac: np.ndarray, area_mm2: np.ndarray) -> np.ndarray:
     """Sensor pressures from a foot force and its force fractions.
 
