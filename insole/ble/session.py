@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
 from .. import __version__
 from ..constants import SIDES
+from ..errors import InsoleError
 from ..model import check_body_mass_kg
 from ..recording.store import RecordingWriter, check_new_recording
 from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
@@ -147,7 +147,14 @@ def guide_plan(protocol: str, duration_s: float | None = None) -> tuple[tuple[st
         (the whole test, s), eyes open and eyes closed share what the
         countdown, the lifts and the rests leave (at least 5 s each).
         ``run``: one step ``run`` of ``duration_s`` (None: until stopped).
+
+    Raises
+    ------
+    InsoleError
+        For another protocol.
     """
+    if protocol not in ("standing", "run"):
+        raise InsoleError(f"protocol must be standing or run; got {protocol!r}")
     if protocol == "standing":
         steps = GUIDED["standing"]
         if duration_s:
