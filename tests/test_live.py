@@ -23,6 +23,8 @@ def _feed(path) -> LiveStats:
     events = sorted((int(t), side, p) for side in raw.payloads
                     for t, p in zip(raw.host_time_ns[side].tolist(), raw.payloads[side]))
     stats = LiveStats()
+    for side, info in raw.devices.items():
+        stats.use_layout(side, info.get("layout"))
     for t, side, payload in events:
         update_stats(stats, Packet(side, t, payload))
     return stats
@@ -41,15 +43,25 @@ def test_a_runs_cadence_and_contact_time_balance_match_the_truth(tmp_path, si_pc
     for side in ("left", "right"):
         assert 150.0 < stats.contact_time_ms(side) < 350.0
         assert stats.loss_pct(side) == 0.0
-    # the bar: raw codes averaged over about a second, within a stride's swing of even
-    assert 35.0 < stats.left_share_pct() < 65.0
+    # the bar: force (layout-weighted codes) averaged over about 4 s once stepping
+    assert stats.left_share_pct() == pytest.approx(50.0 - si_pct / 4.0, abs=4.0)
 
 
 def test_standing_has_no_cadence_and_shows_the_load_share(tmp_path):
-    scenario = StandingScenario(left_load_pct=60.0, lift_s=0.0, eyes_open_s=10.0, eyes_closed_s=0.0, seed=1)
-    stats = _feed(simulate_recording(tmp_path / "s.insole", scenario).path)
+    scenario = StandingScenario(left_load_pct=60.0, lift_s=0.0, eyes_open_s=10.0, eyes_closed_s=0.0,
+                                sway_ap_rms_mm=0.0, sway_ml_rms_mm=0.0, seed=1)
+    path = simulate_recording(tmp_path / "s.insole", scenario).path
+    stats = _feed(path)
     assert stats.cadence_spm() is None and stats.contact_time_si_pct() is None
-    assert stats.left_share_pct() == pytest.approx(60.0, abs=2.0)  # raw codes: within the sensors' spread
+    assert stats.left_share_pct() == pytest.approx(60.0, abs=0.5)  # still feet: the set share
+    bare = LiveStats()  # without the layout the codes are summed as they are
+    raw = read_raw(path)
+    for side in raw.payloads:
+        for t, p in zip(raw.host_time_ns[side].tolist(), raw.payloads[side]):
+            update_stats(bare, Packet(side, int(t), p))
+    assert bare.left_share_pct() != pytest.approx(stats.left_share_pct(), abs=1e-6)
+    stats.use_layout("left", {"side": "left"})  # a damaged layout is ignored, not fatal
+    assert stats.force_per_code_n["left"] is None
 
 
 def test_injected_loss_is_counted_exactly(tmp_path):

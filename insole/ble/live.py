@@ -2,10 +2,13 @@
 insoles stream (``insole record``) or a file plays (``insole replay``).
 
 Per packet, from its raw bytes: the packet count and the loss (from the
-sample indices), the load on each foot (an average over about a second, so
-that running shows the share of load rather than which foot is down), and
-for running the contacts of each foot, from which the cadence and the
-contact-time balance follow. Each packet is handled with numpy over its
+sample indices), the force on each foot (from the codes and the sensor
+layout the insole reported, before zeroing and calibration), and for
+running the contacts of each foot, from which the cadence and the
+contact-time balance follow. The load bar averages the force over about a
+second while standing (a foot lift shows at once) and over about four seconds
+once the feet are stepping (several strides, so that it shows the share of
+load rather than which foot is down). Each packet is handled with numpy over its
 samples; only the few contact events in it are handled one by one.
 
 These are a live guide, not the analysis: the recording is analysed
@@ -38,6 +41,8 @@ CONTACT_RANGE_S, STRIDE_RANGE_S = (0.08, 2.0), (0.4, 3.0)
 RECENT = 12
 #: live numbers use contacts that began within this many seconds of the newest sample
 RECENT_S = 12.0
+#: time constants of the load bar's averages, s: standing, stepping
+BAR_TAU_S, BAR_TAU_STEPPING_S = 1.0, 4.0
 
 
 @dataclass
@@ -98,7 +103,9 @@ class LiveStats:
     packets: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SIDES})
     lost: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SIDES})
     next_index: dict[str, int | None] = field(default_factory=lambda: {s: None for s in SIDES})
-    last_code_sum: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in SIDES})
+    load: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in SIDES})
+    load_stepping: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in SIDES})
+    force_per_code_n: dict[str, np.ndarray | None] = field(default_factory=lambda: {s: None for s in SIDES})
     battery_pct: dict[str, int | None] = field(default_factory=lambda: {s: None for s in SIDES})
     contacts: dict[str, FootContacts] = field(default_factory=lambda: {s: FootContacts() for s in SIDES})
     phase: str = ""
@@ -111,9 +118,23 @@ class LiveStats:
         total = self.packets[side] + self.lost[side]
         return 100.0 * self.lost[side] / total if total else 0.0
 
+    def use_layout(self, side: str, layout: dict | None) -> None:
+        """Weigh the foot's codes by its sensor layout (a
+        :meth:`~insole.protocol.layout.SensorLayout.to_dict`); without one the
+        codes are summed as they are."""
+        from ..protocol.layout import SensorLayout
+
+        try:
+            self.force_per_code_n[side] = SensorLayout.from_dict(layout).force_per_code_n() if layout else None
+        except (KeyError, TypeError, ValueError):  # a damaged layout: the codes as they are
+            self.force_per_code_n[side] = None
+
     def left_share_pct(self) -> float | None:
-        """The left foot's share of the (uncalibrated) load, %, over about a second."""
-        left, right = self.last_code_sum["left"], self.last_code_sum["right"]
+        """The left foot's share of the load (force before zeroing and
+        calibration), %, averaged over about a second, or about four once the
+        feet are stepping."""
+        loads = self.load_stepping if self.cadence_spm() is not None else self.load
+        left, right = loads["left"], loads["right"]
         return 100.0 * left / (left + right) if left + right > 0 else None
 
     def contact_time_ms(self, side: str) -> float | None:
@@ -161,9 +182,12 @@ def update_stats(stats: LiveStats, pkt: Packet) -> None:
         p = decode_packet(pkt.payload)
     except ProtocolError:
         return
-    load = p.raw.astype(np.float64).sum(axis=1)
-    # the live bar: an exponential average over about a second (a stride), so
-    # running shows the share of load rather than which foot is down right now
-    stats.last_code_sum[side] += 0.04 * (float(load.mean()) - stats.last_code_sum[side])
+    weights = stats.force_per_code_n[side]
+    raw = p.raw.astype(np.float64)
+    load = raw @ weights if weights is not None and weights.size == raw.shape[1] else raw.sum(axis=1)
+    # the bar's exponential averages, weighted by the packet's duration
+    packet_s = load.size / float(p.sampling_rate_hz)
+    for avg, tau_s in ((stats.load, BAR_TAU_S), (stats.load_stepping, BAR_TAU_STEPPING_S)):
+        avg[side] += -np.expm1(-packet_s / tau_s) * (float(load.mean()) - avg[side])
     t_s = (index + np.arange(load.size)) / float(p.sampling_rate_hz)
     stats.contacts[side].update(load, t_s)

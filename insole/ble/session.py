@@ -125,6 +125,7 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
             info = await links[side].connect()
             writer.set_device(side, info)
             stats.battery_pct[side] = info.get("battery_pct")
+            stats.use_layout(side, info.get("layout"))
         consumer = asyncio.get_running_loop().create_task(_consume(queue, writer, stats))
         try:
             await _guide(plan, writer, clock, time_scale, stats, stop, on_update, on_phase)
@@ -224,6 +225,7 @@ async def replay(path: str | os.PathLike, *, speed: float = 1.0, stop: asyncio.E
     stats = LiveStats()
     for side, info in raw.devices.items():
         stats.battery_pct[side] = info.get("battery_pct")
+        stats.use_layout(side, info.get("layout"))
     stop = stop or asyncio.Event()
     clock = monotonic_clock(speed)
     last_update = -1e18

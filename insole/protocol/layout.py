@@ -78,6 +78,12 @@ class SensorLayout:
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
+    def force_per_code_n(self) -> np.ndarray:
+        """Force of one pressure code on each sensor, N: ``pressure_lsb_kpa *
+        area_mm2 / 1000`` (so ``codes @ force_per_code_n()`` is the foot's
+        force before zeroing and calibration)."""
+        return self.pressure_lsb_kpa * np.asarray(self.area_mm2, dtype=float) / 1000.0
+
     def to_dict(self) -> dict:
         """JSON-serialisable form (stored in the recording's device table)."""
         return {
