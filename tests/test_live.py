@@ -18,15 +18,17 @@ from insole.sim.session import default_insoles, simulate_recording
 from insole.sim.standing import StandingScenario
 
 
-def _feed(path) -> LiveStats:
+def _feed(path, *, read_every: int | None = None) -> LiveStats:
     raw = read_raw(path)
     events = sorted((int(t), side, p) for side in raw.payloads
                     for t, p in zip(raw.host_time_ns[side].tolist(), raw.payloads[side]))
     stats = LiveStats()
     for side, info in raw.devices.items():
         stats.use_layout(side, info.get("layout"))
-    for t, side, payload in events:
+    for i, (t, side, payload) in enumerate(events):
         update_stats(stats, Packet(side, t, payload))
+        if read_every and i % read_every == 0:
+            stats.left_share_pct()  # reading the numbers decodes what is pending
     return stats
 
 
@@ -101,3 +103,16 @@ def test_any_bytes_only_count_as_packets(payloads):
         update_stats(stats, Packet("right", i, p))
     assert stats.packets["right"] == len(payloads)
     assert stats.lost["left"] == 0
+
+
+def test_the_numbers_do_not_depend_on_when_they_are_read(tmp_path):
+    """Packets are decoded in batches when the numbers are read: reading
+    after every packet, every 7th, or only at the end gives the same numbers."""
+    scenario = GaitScenario(mode="run", duration_s=20.0, contact_time_si_pct=-5.0, seed=6)
+    path = simulate_recording(tmp_path / "b.insole", scenario, insoles=default_insoles(drop_pct=1.0, seed=1)).path
+    results = []
+    for every in (1, 7, None):
+        s = _feed(path, read_every=every)
+        results.append((s.cadence_spm(), s.contact_time_ms("left"), s.contact_time_ms("right"), s.left_share_pct(),
+                        s.lost["left"], s.lost["right"]))
+    assert results[0] == pytest.approx(results[1], rel=1e-9) and results[0] == pytest.approx(results[2], rel=1e-9)

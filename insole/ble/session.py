@@ -23,6 +23,7 @@ import asyncio
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -228,7 +229,7 @@ async def replay(path: str | os.PathLike, *, speed: float = 1.0, stop: asyncio.E
         stats.use_layout(side, info.get("layout"))
     stop = stop or asyncio.Event()
     clock = monotonic_clock(speed)
-    last_update = -1e18
+    last_update = -math.inf
     for t_ns, side, payload in events:
         if stop.is_set():
             break
@@ -239,8 +240,8 @@ async def replay(path: str | os.PathLike, *, speed: float = 1.0, stop: asyncio.E
         stats.elapsed_s = t_ns / 1e9
         current = [name for start, name in phases if start <= t_ns]
         stats.phase = current[-1] if current else ""
-        if on_update and t_ns - last_update > 1e8:
-            last_update = t_ns
+        if on_update and (now := time.monotonic()) - last_update >= UPDATE_S:  # as often as a live session
+            last_update = now
             on_update(stats)
     if on_update:
         on_update(stats)
