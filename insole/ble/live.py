@@ -96,11 +96,11 @@ class FootContacts:
 
     def _recent(self) -> tuple[float | None, float | None]:
         """(median contact time, median stride time), s, of the contacts that
-        began within RECENT_S of the newest sample; recomputed only after a
-        contact event or when that window moves on by a second."""
+        began within RECENT_S of the newest sample's whole second; recomputed
+        only after a contact event or when that window moves on a second."""
         key = (self.events, int(self.latest_s))
         if self._cache.get("key") != key:
-            since = self.latest_s - RECENT_S
+            since = key[1] - RECENT_S
             recent = [d for start, d in self.contacts_s if start >= since]
             starts = [s for s in self.starts_s if s >= since]
             strides = [b - a for a, b in zip(starts, starts[1:]) if STRIDE_RANGE_S[0] <= b - a <= STRIDE_RANGE_S[1]]
