@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +209,6 @@ class _LiveView:
 
     def show(self, stats, *, force: bool = False) -> None:
         """Draw ``stats`` if a frame is due (or ``force``)."""
-        import time
-
         self.stats = stats
         now = time.monotonic()
         if force or now - self._last >= 1.0 / LIVE_FPS:
@@ -310,11 +309,9 @@ def cmd_record(args: argparse.Namespace) -> int:
             kwargs = dict(protocol=args.protocol, duration_s=args.duration, subject=args.subject or "",
                           body_mass_kg=args.body_mass_kg, stop=stop, on_update=live.show)
             if args.virtual:
-                from .ble.virtual.pair import person_for, virtual_pair
+                from .ble.virtual.pair import person_for, record_virtual
 
-                async with virtual_pair(person_for(args.protocol, args.duration)) as pair:
-                    await record_session(args.output, backend=pair.backend, on_phase=pair.on_phase,
-                                         source="virtual-radio", extra_meta={"truth": pair.truth()}, **kwargs)
+                await record_virtual(args.output, person_for(args.protocol, args.duration), **kwargs)
             else:
                 await record_session(args.output, **kwargs)
 

@@ -77,11 +77,10 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
 
     Two sessions of one person: one two weeks ago (a standing test and a
     run with larger asymmetries) and one today, so the report's history
-    page shows the change. Each recording is a live session
-    (:func:`insole.ble.session.record_session`) with two virtual insoles
-    (:func:`insole.ble.virtual.pair.virtual_pair`); ``meta.source`` is
-    ``virtual-radio`` and ``meta.truth`` holds the simulated person and
-    insoles.
+    page shows the change. Each recording is a live session with two
+    virtual insoles (:func:`insole.ble.virtual.pair.record_virtual`):
+    ``meta.source`` is ``virtual-radio`` and ``meta.truth`` holds the
+    simulated person and insoles.
 
     Parameters
     ----------
@@ -137,8 +136,8 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
 
 async def _stream(path: Path, scenario, *, started, time_scale: float, seed: int, progress) -> Path:
     """One live session over the virtual radio, guided like a real one."""
-    from .ble.session import guide_plan, record_session
-    from .ble.virtual.pair import virtual_pair
+    from .ble.session import guide_plan
+    from .ble.virtual.pair import record_virtual
     from .sim.session import default_insoles
 
     protocol = scenario.protocol
@@ -150,12 +149,10 @@ async def _stream(path: Path, scenario, *, started, time_scale: float, seed: int
         if progress:
             progress(step, min(stats.elapsed_s, total_s), total_s)
 
-    async with virtual_pair(scenario, time_scale=time_scale, insoles=default_insoles(seed=seed)) as pair:
-        out = await record_session(path, protocol=protocol, duration_s=duration_s, backend=pair.backend,
-                                   on_phase=pair.on_phase, time_scale=time_scale, subject=DEMO_SUBJECT,
-                                   body_mass_kg=DEMO_BODY_MASS_KG, source="virtual-radio", on_update=on_update,
-                                   extra_meta={"started_utc": started.isoformat(), "truth": pair.truth()},
-                                   overwrite=True)
+    out = await record_virtual(path, scenario, time_scale=time_scale, insoles=default_insoles(seed=seed),
+                               extra_meta={"started_utc": started.isoformat()}, protocol=protocol,
+                               duration_s=duration_s, subject=DEMO_SUBJECT, body_mass_kg=DEMO_BODY_MASS_KG,
+                               on_update=on_update, overwrite=True)
     if progress:
         progress(step, total_s, total_s)
     return out

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -40,6 +45,23 @@ class StepScenario(Scenario):
 
     def truth(self):
         return {"left_load_pct": 100.0 * self.left_n / (self.left_n + self.right_n)}
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m insole ARGS`` in its own process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "insole", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def killed_after(seconds: float, *args: str) -> None:
+    """Start ``python -m insole ARGS`` and SIGKILL it ``seconds`` later."""
+    proc = subprocess.Popen([sys.executable, "-m", "insole", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(seconds)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -13,14 +12,11 @@ import sys
 import time
 
 import pytest
+from conftest import killed_after, run_cli
 
 import insole
 
 pytest.importorskip("bumble")
-
-
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "insole", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_scan_virtual_lists_a_left_and_a_right_insole_with_battery_and_firmware():
@@ -39,15 +35,7 @@ def test_record_virtual_run_killed_after_8_s_leaves_7_s_of_both_feet(tmp_path):
     8 s after it was started leaves at least 7 s of both feet; then the file
     replays through the live view."""
     path = tmp_path / "r.insole"
-    proc = subprocess.Popen([sys.executable, "-m", "insole", "record", "--virtual", "--protocol", "run",
-                             "--duration", "30", "-o", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(8.0)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    killed_after(8.0, "record", "--virtual", "--protocol", "run", "--duration", "30", "-o", str(path))
     rec = insole.load(path)
     assert rec.meta.source == "virtual-radio"
     assert set(rec.sides) == {"left", "right"}

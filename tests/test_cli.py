@@ -9,12 +9,9 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import run_cli
 
 from insole.cli import main
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "insole", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import killed_after
 
 import insole
 from insole.errors import RecordingError, UnknownFormatError
@@ -135,14 +132,7 @@ def test_sigkill_during_realtime_simulate_keeps_all_but_the_last_second(tmp_path
     """The issue's check, as a user runs it: `insole simulate --realtime`
     killed with SIGKILL after 10 s leaves at least 9 s of both feet."""
     path = tmp_path / "k.insole"
-    proc = subprocess.Popen([sys.executable, "-m", "insole", "simulate", "--scenario", "run", "--duration", "60",
-                             "--realtime", "-o", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(10.0)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    killed_after(10.0, "simulate", "--scenario", "run", "--duration", "60", "--realtime", "-o", str(path))
     rec = insole.load(path)
     assert set(rec.sides) == {"left", "right"}
     assert rec.duration_s >= 9.0

@@ -42,8 +42,8 @@ from ..paths import require_file
 
 log = logging.getLogger("insole")
 
-__all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "check_new_recording", "RawRecording", "RecordingReader", "SideHeaders", "read_raw",
-           "is_recording_file"]
+__all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "check_new_recording", "RawRecording", "RecordingReader",
+           "SideHeaders", "read_raw", "is_recording_file"]
 
 #: packets fetched per round trip when streaming payloads
 PAYLOAD_CHUNK = 2048

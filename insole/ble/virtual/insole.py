@@ -128,10 +128,10 @@ LINK_LOSS_HOLD_S = 30.0
 #: transmit queue, in seconds of packets
 TX_QUEUE_S = 1.0
 #: samples are computed this many seconds of the loop's clock at a time
-#: (0.25 true s in real time), at most CHUNK_MAX_SAMPLES and never more than
-#: LOOKAHEAD_MAX_S of true time ahead (a cued person, sim.cued, is exact when
-#: cued further ahead than that)
-CHUNK_S, CHUNK_MAX_SAMPLES, LOOKAHEAD_MAX_S = 0.25, 2048, 1.0
+#: (0.25 true s in real time), and never more than LOOKAHEAD_MAX_S of true
+#: time ahead (a cued person, sim.cued, is exact when cued further ahead than
+#: that; at 200 Hz that is at most 200 samples a chunk)
+CHUNK_S, LOOKAHEAD_MAX_S = 0.25, 1.0
 #: advertising intervals (true ms): fast for 30 s after power-on / disconnection
 ADV_FAST_MS, ADV_SLOW_MS, ADV_FAST_S = 20.0, 1022.5, 30.0
 #: shortest advertising interval on the loop's clock (the BLE minimum), ms
@@ -745,7 +745,7 @@ class VirtualInsole:
     def _fill(self, run: _Run) -> None:
         """Precompute the next chunk of packets (one numpy pass)."""
         m = run.m
-        chunk_s = min(CHUNK_S * max(1.0, self.time_scale), LOOKAHEAD_MAX_S, CHUNK_MAX_SAMPLES / run.rate)
+        chunk_s = min(CHUNK_S * max(1.0, self.time_scale), LOOKAHEAD_MAX_S)
         n_pk = max(1, math.ceil(chunk_s * run.rate / m))
         k_first = run.k_next
         payloads = self._encode(run, k_first, n_pk * m)

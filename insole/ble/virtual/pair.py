@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ...constants import SIDES
@@ -14,7 +16,7 @@ from ...sim.cued import CuedScenario
 from ...sim.device import InsoleModel
 from ...sim.session import default_insoles
 
-__all__ = ["virtual_pair", "VirtualPair", "person_for"]
+__all__ = ["virtual_pair", "VirtualPair", "person_for", "record_virtual"]
 
 
 def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0, body_mass_kg: float = 70.0,
@@ -135,3 +137,32 @@ async def virtual_pair(scenario: Scenario, *, time_scale: float = 1.0, insoles: 
     finally:
         for v in pair.values():
             await v.stop()
+
+
+async def record_virtual(path: str | os.PathLike, person: Scenario, *, time_scale: float = 1.0,
+                         insoles: dict[str, InsoleModel] | None = None, extra_meta: dict[str, Any] | None = None,
+                         **session: Any) -> Path:
+    """A live session (:func:`~insole.ble.session.record_session`) from two
+    virtual insoles worn by ``person``: ``insole record --virtual`` and the demo.
+
+    The person hears the guide (:meth:`VirtualPair.on_phase`); the file says
+    ``source: virtual-radio`` and holds the simulated truth
+    (:meth:`VirtualPair.truth`) besides ``extra_meta``.
+
+    Parameters
+    ----------
+    time_scale : float
+        How much faster than real time the insoles stream (the session clock
+        follows).
+    insoles : dict, optional
+        See :func:`virtual_pair`.
+    **session
+        ``protocol``, ``duration_s``, ``subject``, ``stop``, ``on_update``, ...
+        of :func:`~insole.ble.session.record_session`.
+    """
+    from ..session import record_session
+
+    async with virtual_pair(person, time_scale=time_scale, insoles=insoles) as pair:
+        return await record_session(path, backend=pair.backend, on_phase=pair.on_phase, time_scale=time_scale,
+                                    source="virtual-radio", extra_meta={"truth": pair.truth(), **(extra_meta or {})},
+                                    **session)
