@@ -15,12 +15,22 @@ newest packet in it (its arrival stamp to the drawing). Figures are medians
 of the runs.
 
     python benchmarks/bench_ble.py [--runs 3] [--seconds 20]
+
+Start-up (``--startup N``): ``insole record --virtual --protocol run`` as a
+user starts it, N fresh processes one after the other: from just before the
+process is spawned to the first stored packet of each foot, read from the
+file (the packets' host times placed on the host's monotonic clock by the
+file's ``host_monotonic_origin_ns``), with ``--duration 30`` and until
+Ctrl-C (SIGINT once both feet are in the file). Medians of the runs.
+
+    python benchmarks/bench_ble.py --startup 9
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
@@ -126,11 +136,75 @@ def one_run(seconds: float) -> dict:
             "latency_p95_ms": sorted(ages)[int(0.95 * (len(ages) - 1))], "updates": len(ages)}
 
 
+def _stored_sides(path: Path) -> int:
+    """How many feet have a committed packet in the recording being written."""
+    import sqlite3
+
+    if not path.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)) as db:
+            return len(db.execute("SELECT DISTINCT side FROM packets").fetchall())
+    except sqlite3.Error:  # not created yet, or locked for a moment
+        return 0
+
+
+def startup_run(duration_s: float | None) -> dict:
+    """One ``insole record --virtual --protocol run`` process (with
+    ``--duration`` or, for None, until Ctrl-C), stopped with SIGINT once both
+    feet are in the file: ms from spawning it to the session clock's start,
+    to the first packet, and to the first packet of both feet."""
+    import signal
+    import subprocess
+    import sys
+
+    from insole.recording.store import read_raw
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "s.insole"
+        args = ["record", "--virtual", "--protocol", "run", "-o", str(path)]
+        if duration_s is not None:
+            args += ["--duration", f"{duration_s:g}"]
+        t_spawn = time.monotonic_ns()
+        proc = subprocess.Popen([sys.executable, "-m", "insole", *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            while _stored_sides(path) < 2 and proc.poll() is None:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
+        finally:
+            proc.kill()
+            proc.wait()
+        raw = read_raw(path)
+    origin = raw.meta["host_monotonic_origin_ns"]
+    firsts = [int(raw.host_time_ns[side][0]) for side in raw.sides()]
+    return {"session_ms": (origin - t_spawn) / 1e6, "first_ms": (origin + min(firsts) - t_spawn) / 1e6,
+            "both_ms": (origin + max(firsts) - t_spawn) / 1e6}
+
+
+def startup(runs: int) -> None:
+    for duration_s in (30.0, None):
+        res = [startup_run(duration_s) for _ in range(runs)]
+        what_run = f"--duration {duration_s:g}" if duration_s else "until Ctrl-C"
+        print(f"start-up        insole record --virtual --protocol run {what_run}: {runs} fresh processes; "
+              "from spawning it to ... (median, range)")
+        for key, what in (("session_ms", "the session clock's start (imports, virtual radio)"),
+                          ("first_ms", "the first packet"), ("both_ms", "the first packet of both feet")):
+            v = sorted(r[key] for r in res)
+            print(f"  {what:<52} {statistics.median(v):6.0f} ms  ({v[0]:.0f}-{v[-1]:.0f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--startup", type=int, default=0, metavar="N",
+                    help="measure the start-up of insole record --virtual in N fresh processes instead")
     args = ap.parse_args()
+    if args.startup:
+        startup(args.startup)
+        return
     res = [one_run(args.seconds) for _ in range(args.runs)]
     cpu = statistics.median(r["cpu_pct"] for r in res)
     lat = statistics.median(r["latency_median_ms"] for r in res)

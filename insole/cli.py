@@ -8,6 +8,8 @@ import argparse
 import contextlib
 import json
 import logging
+import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 from . import __version__
 from .errors import InsoleError
+from .model import BODY_MASS_RANGE_KG
 
 log = logging.getLogger("insole")
 
@@ -27,6 +30,20 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+#: characters never echoed raw to a terminal: C0/C1 controls (escape
+#: sequences) and the bidirectional overrides that can reorder a line
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _safe(text: Any) -> str:
+    """Text from a file or a device, fit to print: control characters shown
+    as ``\\xNN`` escapes, rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(_UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                              else f"\\u{ord(m.group()):04x}", str(text)))
+
+
 def _progress(description: str):
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
@@ -34,11 +51,71 @@ def _progress(description: str):
                     console=_console(stderr=True), transient=True)
 
 
+@contextlib.contextmanager
+def _working(what: str):
+    """A spinner with the elapsed time on stderr while ``what`` runs (only on
+    a terminal; nothing is left on screen afterwards)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    con = _console(stderr=True)
+    if not con.is_terminal:
+        yield
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=con, transient=True) as prog:
+        prog.add_task(_safe(what), total=None)
+        yield
+
+
+def _load(path: str):
+    """``insole.load(path)`` with the spinner: a large file takes seconds."""
+    from . import load
+
+    size = ""
+    with contextlib.suppress(OSError):
+        size = f" ({Path(path).stat().st_size / 1e6:.0f} MB)" if Path(path).stat().st_size > 20e6 else ""
+    with _working(f"reading {path}{size}"):
+        return load(path)
+
+
+# --- numbers the user types ----------------------------------------------------
+def _number(unit: str, lo: float, hi: float, *, above: bool = False, integer: bool = False):
+    """An argparse ``type``: a finite number from ``lo`` (excluded when
+    ``above``) to ``hi``, in ``unit``; the message gives the range and the
+    unit (argparse adds the flag the user typed)."""
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if integer else 'a number'} "
+                                             f"({unit}), got {text!r}") from None
+        if not (math.isfinite(value) and (value > lo if above else value >= lo) and value <= hi):
+            rng = f"more than {lo:.10g} and at most {hi:.10g}" if above else f"from {lo:.10g} to {hi:.10g}"
+            raise argparse.ArgumentTypeError(f"must be {rng} {unit}".rstrip() + f"; got {text}")
+        return value
+
+    return parse
+
+
+#: ranges of the numbers the commands take
+_SECONDS = _number("s", 0.0, 86_400.0, above=True)
+_BODY_MASS = _number("kg", *BODY_MASS_RANGE_KG)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line, like every other user error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"insole: error: {message} (see {self.prog} --help)\n")
+
+
 # --- commands ------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from .paths import check_output
     from .sim import make_scenario
     from .sim.session import default_insoles, simulate_recording
 
+    check_output(args.output, force=args.force)
     scenario = make_scenario(args.scenario, duration_s=args.duration, asymmetry_pct=args.asymmetry_pct,
                              seed=args.seed, body_mass_kg=args.body_mass_kg)
     insoles = default_insoles(sampling_rate_hz=args.rate, seed=args.seed, drop_pct=args.loss_pct)
@@ -48,7 +125,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         result = simulate_recording(args.output, scenario, insoles=insoles, realtime=args.realtime,
                                     overwrite=args.force, subject=args.subject,
                                     progress=lambda done, total: prog.update(task, completed=done))
-    _console().print(f"wrote {result.path}: {args.scenario}, {scenario.duration_s:g} s, "
+    _console().print(f"wrote {_safe(result.path)}: {args.scenario}, {scenario.duration_s:g} s, "
                      f"{result.packets['left']} + {result.packets['right']} packets (left + right)")
     return 0
 
@@ -62,14 +139,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     con = _console()
-    con.print(f"[bold]{args.file}[/bold]  ({info['source']}, protocol {info['protocol']})")
+    con.print(f"[bold]{_safe(args.file)}[/bold]  ({_safe(info['source'])}, protocol {_safe(info['protocol'])})")
     con.print(f"  duration      {info['duration_s']:.1f} s at {info['sampling_rate_hz']:g} Hz")
-    con.print(f"  subject       {info['subject'] or '-'}"
+    con.print(f"  subject       {_safe(info['subject'] or '-')}"
               + (f", {info['body_mass_kg']:g} kg" if info['body_mass_kg'] else ""))
     for side, s in info["sides"].items():
         dev = s["device"] or {}
         loss = s["packet_loss_pct"] or 0.0
-        what = (f"{dev.get('name', '?')} fw {dev.get('firmware_revision', '?')}, {s['packets']} packets"
+        what = (f"{_safe(dev.get('name', '?'))} fw {_safe(dev.get('firmware_revision', '?'))}, {s['packets']} packets"
                 if s["packets"] is not None else f"{s['samples_received']} samples")
         con.print(f"  {side:<6}        {what}, loss {loss:.2f} %, {s['gaps']} gaps"
                   + (f", clock {s['clock_rate_ppm']:+.1f} ppm" if s['clock_rate_ppm'] is not None else "")
@@ -81,36 +158,41 @@ def cmd_info(args: argparse.Namespace) -> int:
         con.print(f"  feet clocks   {info['clock_drift_between_feet_ppm']:+.1f} ppm apart (corrected)")
     if info["phases"]:
         con.print("  phases        " + ", ".join(
-            f"{p['name']} {p['start_s']:.1f}-{p['end_s']:.1f} s" for p in info["phases"]))
+            f"{_safe(p['name'])} {p['start_s']:.1f}-{p['end_s']:.1f} s" for p in info["phases"]))
     if info["damaged_file"]:
         con.print("  [yellow]the file is damaged: only its intact parts were read[/yellow]")
+    if info["missing_wal"]:
+        con.print(f"  [yellow]the recording was never closed and {_safe(args.file)}-wal is not beside it: its "
+                  "last second may be missing (copy the -wal file with it)[/yellow]")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from . import load
     from .export import export_samples
+    from .paths import check_output
 
-    rec = load(args.file)
-    out = export_samples(rec, args.output, to=args.to)
-    _console().print(f"wrote {out}: {len(rec.samples)} rows x {rec.samples.shape[1]} channels")
+    check_output(args.output, inputs=[args.file], force=args.force)  # before the work, not after
+    rec = _load(args.file)
+    out = export_samples(rec, args.output, to=args.to, overwrite=args.force)
+    _console().print(f"wrote {_safe(out)}: {len(rec.samples)} rows x {rec.samples.shape[1]} channels")
     return 0
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from . import analyze, load
+    from . import analyze
 
-    if args.distance_km is not None and not args.distance_km > 0:
-        raise InsoleError("--distance-km must be a positive number of kilometres")
-    result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg,
-                     distance_m=args.distance_km * 1000.0 if args.distance_km else None,
-                     gait_options=_gait_options(args))
+    rec = _load(args.file)
+    with _working(f"analysing {args.file}"):
+        result = analyze(rec, protocol=args.protocol, body_mass_kg=args.body_mass_kg,
+                         distance_m=args.distance_km * 1000.0 if args.distance_km else None,
+                         gait_options=_gait_options(args))
     data = result.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     con = _console()
-    con.print(f"[bold]{args.file}[/bold]  ({data['protocol']})")
+    con.print(f"[bold]{_safe(args.file)}[/bold]  ({data['protocol']})")
     st = result.standing
     if st is not None:
         con.print(f"  {st.verdict}")
@@ -163,10 +245,12 @@ def _gait_options(args: argparse.Namespace):
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
-    from . import analyze, load
+    from . import analyze
 
-    result = analyze(load(args.file), protocol=args.protocol, body_mass_kg=args.body_mass_kg,
-                     gait_options=_gait_options(args))
+    rec = _load(args.file)
+    with _working(f"analysing {args.file}"):
+        result = analyze(rec, protocol=args.protocol, body_mass_kg=args.body_mass_kg,
+                         gait_options=_gait_options(args))
     if result.gait is None:
         raise InsoleError(f"{args.file} is a standing recording: it has no steps (try insole analyze)")
     result.gait.steps.to_csv(sys.stdout, index=False, float_format="%.6g")
@@ -175,8 +259,12 @@ def cmd_steps(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from . import analyze, load
+    from .paths import check_output
     from .report.pdf import write_report
 
+    check_output(args.output, inputs=args.files, force=args.force)  # before the work, not after
+    if args.png is not None and Path(args.png).exists() and not Path(args.png).is_dir():
+        raise InsoleError(f"--png {args.png} is a file; give a folder for the figures")
     recordings, results = [], []
     with _progress("report") as prog:
         task = prog.add_task("analysing", total=len(args.files) + 1)
@@ -186,9 +274,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             results.append(analyze(rec))
             prog.advance(task)
         prog.update(task, description="writing the PDF")
-        out = write_report(recordings, results, args.output, subject=args.subject or "", png_dir=args.png)
+        out = write_report(recordings, results, args.output, subject=args.subject or "", png_dir=args.png,
+                           overwrite=args.force)
         prog.advance(task)
-    _console().print(f"wrote {out}" + (f" and the figures in {args.png}" if args.png else ""))
+    _console().print(f"wrote {_safe(out)}" + (f" and the figures in {_safe(args.png)}" if args.png else ""))
     return 0
 
 
@@ -238,8 +327,11 @@ def _live_view(con):
 
 def _live(stats) -> Any:
     """A frame of the live view: instruction and time, the left/right load
-    bar, cadence and contact-time balance (once stepping), packets and loss,
-    battery. Plain styled text: cheap to draw 25 times a second."""
+    bar (``L`` cells for the left foot's share, ``R`` for the right's, ``|``
+    at 50 %: readable without colour), cadence and contact-time balance (once
+    stepping; the live contact times are labelled an estimate: they are not
+    the analysis' events), packets and loss, battery. Plain styled text: cheap to draw 25
+    times a second."""
     from rich.console import Group
     from rich.text import Text
 
@@ -250,9 +342,15 @@ def _live(stats) -> Any:
     n_left = int(round(width * share / 100.0))
     head = Text(f"{stats.instruction or stats.phase or '':<60}", style="bold")
     head.append(f" {stats.elapsed_s:6.1f} s", style="")
+    # readable without colour: the left foot's cells are L, the right's R,
+    # and | marks an even split (colour only adds to it)
     bar = Text(f"left {share:5.1f} % ")
-    bar.append("#" * n_left, style="blue")
-    bar.append("#" * (width - n_left), style="dark_orange")
+    for lo, hi in ((0, width // 2), (width // 2, width)):
+        cut = min(max(n_left, lo), hi)
+        bar.append("L" * (cut - lo), style="blue")
+        bar.append("R" * (hi - cut), style="dark_orange")
+        if lo == 0:
+            bar.append("|", style="bold")
     bar.append(f" {100 - share:5.1f} % right")
     lines = [head, bar]
     cadence, si, ct = now["cadence_spm"], now["contact_time_si_pct"], now["contact_time_ms"]
@@ -260,8 +358,11 @@ def _live(stats) -> Any:
         balance = "" if si is None else (
             f" ({'right' if si > 0 else 'left'} {abs(si):.1f} % longer)" if abs(si) >= 0.05 else " (even)")
         lines.append(Text(f"cadence {cadence:.0f} steps/min" if cadence is not None else "cadence -"))
-        lines.append(Text("contact time " + " / ".join(f"{side} {ct[side]:.0f} ms" if ct[side] is not None
-                                                        else f"{side} -" for side in sides) + balance))
+        # an estimate (threshold at a fraction of the running peak), not the
+        # analysis' events at 20 N: the view says so
+        lines.append(Text("contact time \u2248 " + " / ".join(f"{side} {ct[side]:.0f} ms" if ct[side] is not None
+                                                               else f"{side} -" for side in sides)
+                          + balance + ", estimate"))
     lines.append(Text("packets " + " / ".join(f"{s} {stats.packets[s]} (loss {now['loss_pct'][s]:.2f} %)"
                                                for s in sides)))
     lines.append(Text("battery " + " / ".join(
@@ -274,21 +375,23 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     from .ble.link import describe_insoles
 
+    con = _console()
+
+    def show(r: dict) -> None:  # each insole as soon as it is found and described
+        con.print(f"{r['side']:<6} {_safe(r['name']):<10} {_safe(r['address']):<20} battery {r['battery_pct']} %  "
+                  f"firmware {_safe(r['firmware_revision'])}  signal {r['rssi']} dBm")
+
     async def run() -> list[dict]:
         if args.virtual:
-            from .ble.virtual.pair import person_for, virtual_pair
+            from .ble.virtual.pair import still_person, virtual_pair
 
-            async with virtual_pair(person_for("standing")) as pair:
-                return await describe_insoles(timeout_s=args.timeout, backend=pair.backend)
-        return await describe_insoles(timeout_s=args.timeout)
+            async with virtual_pair(still_person()) as pair:
+                return await describe_insoles(timeout_s=args.timeout, backend=pair.backend, on_row=show)
+        return await describe_insoles(timeout_s=args.timeout, on_row=show)
 
     rows = asyncio.run(run())
     if not rows:
         raise InsoleError("no insole found: switch them on and bring them closer (or try --virtual)")
-    con = _console()
-    for r in rows:
-        con.print(f"{r['side']:<6} {r['name']:<10} {r['address']:<20} battery {r['battery_pct']} %  "
-                  f"firmware {r['firmware_revision']}  signal {r['rssi']} dBm")
     return 0
 
 
@@ -296,10 +399,14 @@ def cmd_record(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from .ble.session import record_session
+    from .ble.session import guide_plan, record_session
+    from .recording.store import check_new_recording
 
-    if args.duration is not None and not args.duration > 0:
-        raise InsoleError("--duration must be a positive number of seconds")
+    check_new_recording(args.output)  # before scanning, not after a minute of connecting
+    try:
+        guide_plan(args.protocol, args.duration)  # a standing test too short for its phases is refused here
+    except InsoleError as exc:
+        raise InsoleError(f"--duration: {exc}") from None
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -317,7 +424,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     con = _console()
     asyncio.run(run())
-    con.print(f"wrote {args.output}")
+    con.print(f"wrote {_safe(args.output)}")
     return 0
 
 
@@ -328,8 +435,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .ble.session import replay
     from .recording.store import is_recording_file
 
-    if args.speed <= 0:
-        raise InsoleError("--speed must be a positive number")
     if not is_recording_file(args.file):
         from .paths import require_file
 
@@ -353,27 +458,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     con = _console()
     with _progress("demo") as prog:
+        starting = prog.add_task("starting two virtual insoles on the virtual radio", total=None)
         tasks: dict[str, Any] = {}
 
         def progress(step: str, done: float, total: float) -> None:
+            if starting in prog.task_ids:
+                prog.remove_task(starting)
             if step not in tasks:
                 tasks[step] = prog.add_task(step, total=total)
             prog.update(tasks[step], completed=done)
 
-        result = run_demo(Path(args.out), progress=progress)
+        result = run_demo(Path(args.out), progress=progress, overwrite=args.force)
     for title, lines in result.summary:
         con.print(f"[bold]{title}[/bold]")
         for line in lines:
             con.print(f"  {line}")
-    con.print(f"\nrecordings: {', '.join(str(p) for p in result.recordings)}\n"
+    con.print(f"\nrecordings: {', '.join(_safe(p) for p in result.recordings)}\n"
               f"            (streamed from two virtual insoles over the virtual radio, {DEMO_TIME_SCALE:g}x real time)")
-    con.print(f"report:     {result.report}")
+    con.print(f"report:     {_safe(result.report)}")
     return 0
 
 
 # --- parser --------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="insole", description="Left/right weight-bearing asymmetry from "
+    p = _Parser(prog="insole", description="Left/right weight-bearing asymmetry from "
                                 "pressure-sensing insoles.")
     p.add_argument("--version", action="version", version=f"insole {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
@@ -382,41 +490,45 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the whole product with no hardware: two virtual insoles stream over the "
                        "virtual radio; record, analyse, report")
     d.add_argument("--out", default="insole-demo", help="output folder (default: %(default)s)")
+    d.add_argument("--force", action="store_true", help="replace the files of an earlier demo in the folder")
     d.set_defaults(func=cmd_demo)
 
     sc = sub.add_parser("scan", help="insoles in range: side, name, address, battery, firmware, signal")
     sc.add_argument("--virtual", action="store_true", help="two virtual insoles on the built-in virtual radio")
-    sc.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to scan (default 5)")
+    sc.add_argument("--timeout", type=_number("s", 0.0, 600.0, above=True), default=5.0, metavar="S",
+                    help="longest time to scan, s (default 5; stops once both feet are found)")
     sc.set_defaults(func=cmd_scan)
 
     rc = sub.add_parser("record", help="connect both feet, guide the protocol, write the recording")
     rc.add_argument("--protocol", choices=("standing", "run"), required=True)
-    rc.add_argument("--duration", type=float, default=None, metavar="S",
+    rc.add_argument("--duration", type=_SECONDS, default=None, metavar="S",
                     help="run: seconds (default: until Ctrl-C); standing: the whole test, the eyes-open and "
                          "eyes-closed phases sharing what the countdown and the foot lifts leave (default: 30 s each)")
     rc.add_argument("--virtual", action="store_true", help="two virtual insoles on the built-in virtual radio")
     rc.add_argument("--subject", default=None)
-    rc.add_argument("--body-mass-kg", type=float, default=None, metavar="KG")
+    rc.add_argument("--body-mass-kg", type=_BODY_MASS, default=None, metavar="KG")
     rc.add_argument("-o", "--output", required=True, metavar="FILE")
     rc.set_defaults(func=cmd_record)
 
     rp = sub.add_parser("replay", help="play a recording through the live view")
     rp.add_argument("file")
-    rp.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
+    rp.add_argument("--speed", type=_number("x real time", 0.0, 1000.0, above=True), default=1.0, metavar="X",
+                    help="times real time (default 1)")
     rp.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("simulate", help="write a synthetic recording with its ground truth")
     s.add_argument("--scenario", choices=("standing", "run", "walk"), required=True)
-    s.add_argument("--duration", type=float, default=None, metavar="S",
+    s.add_argument("--duration", type=_SECONDS, default=None, metavar="S",
                    help="seconds (default: 70 standing, 120 run/walk)")
-    s.add_argument("--asymmetry-pct", type=float, default=0.0, metavar="X",
+    s.add_argument("--asymmetry-pct", type=_number("%", -50.0, 50.0), default=0.0, metavar="X",
                    help="built-in asymmetry as a symmetry index in %%, positive = RIGHT larger: standing: "
                         "load share; run/walk: contact time, peak force and loading rate (default 0)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_number("", 0, 2**32 - 1, integer=True), default=0)
     s.add_argument("--rate", type=int, default=200, choices=(50, 100, 200), help="sampling rate, Hz")
-    s.add_argument("--body-mass-kg", type=float, default=70.0, metavar="KG")
+    s.add_argument("--body-mass-kg", type=_BODY_MASS, default=70.0, metavar="KG")
     s.add_argument("--subject", default="simulated person")
-    s.add_argument("--loss-pct", type=float, default=0.0, metavar="P", help="packets lost on the link, %%")
+    s.add_argument("--loss-pct", type=_number("%", 0.0, 50.0), default=0.0, metavar="P",
+                   help="packets lost on the link, %% (0-50)")
     s.add_argument("--realtime", action="store_true", help="write at the pace of a live session")
     s.add_argument("--force", action="store_true", help="overwrite an existing file")
     s.add_argument("-o", "--output", required=True, metavar="FILE")
@@ -430,8 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="metrics: standing balance, or steps and asymmetry of a run or walk")
     a.add_argument("file", help="a recording or an importable file (format detected by content)")
     a.add_argument("--protocol", choices=("standing", "run", "walk", "auto"), default="auto")
-    a.add_argument("--body-mass-kg", type=float, default=None, metavar="KG", help="overrides the file's body mass")
-    a.add_argument("--distance-km", type=float, default=None, metavar="KM",
+    a.add_argument("--body-mass-kg", type=_BODY_MASS, default=None, metavar="KG", help="overrides the file's body mass")
+    a.add_argument("--distance-km", type=_number("km", 0.0, 500.0, above=True), default=None, metavar="KM",
                    help="distance of the run: adds the asymmetry per km to the drift")
     a.add_argument("--json", action="store_true", help="the documented JSON object on stdout")
     a.add_argument("--events", choices=("auto", "force-plate", "moticon"), default="auto",
@@ -443,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("file")
     st.add_argument("--csv", action="store_true", required=True, help="as CSV on stdout")
     st.add_argument("--protocol", choices=("run", "walk", "auto"), default="auto")
-    st.add_argument("--body-mass-kg", type=float, default=None, metavar="KG")
+    st.add_argument("--body-mass-kg", type=_BODY_MASS, default=None, metavar="KG")
     st.add_argument("--events", choices=("auto", "force-plate", "moticon"), default="auto",
                    help="where initial contact and toe-off are placed: force-plate (20 N), moticon (as Moticon's "
                         "gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
@@ -454,12 +566,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True, metavar="PDF")
     r.add_argument("--subject", default=None, help="name in the header (default: from the files)")
     r.add_argument("--png", default=None, metavar="DIR", help="also write every figure as PNG into DIR")
+    r.add_argument("--force", action="store_true", help="replace an existing PDF (and PNGs of the same names)")
     r.set_defaults(func=cmd_report)
 
     e = sub.add_parser("export", help="the samples table as CSV or Parquet")
     e.add_argument("file")
     e.add_argument("--to", choices=("csv", "parquet"), required=True)
     e.add_argument("-o", "--output", required=True, metavar="OUT")
+    e.add_argument("--force", action="store_true", help="replace an existing file")
     e.set_defaults(func=cmd_export)
     return p
 

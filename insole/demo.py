@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .analysis.analyze import analyze
-from .errors import InsoleError
+from .errors import OutputError
 from .loader import load
 from .model import Recording
+from .paths import check_output
 from .report.pdf import write_report
 
 log = logging.getLogger("insole")
@@ -39,6 +40,8 @@ DEMO_SUBJECT = "Demo Runner"
 DEMO_RUN_S = 90.0
 #: how much faster than real time the virtual insoles stream
 DEMO_TIME_SCALE = 25.0
+#: the recordings a demo writes, oldest first (and ``report.pdf``)
+DEMO_FILES = ("earlier_standing.insole", "earlier_run.insole", "standing.insole", "run.insole")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def summarise(rec: Recording, result=None) -> tuple[str, list[str]]:
 
 
 def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
-             progress: Callable[[str, float, float], None] | None = None) -> DemoResult:
+             progress: Callable[[str, float, float], None] | None = None, overwrite: bool = False) -> DemoResult:
     """Record over the virtual radio, analyse and report into ``out_dir``.
 
     Two sessions of one person: one two weeks ago (a standing test and a
@@ -85,7 +88,10 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
     Parameters
     ----------
     out_dir : Path
-        Created if missing; existing demo files in it are replaced.
+        Created if missing.
+    overwrite : bool
+        Replace the files of an earlier demo in ``out_dir``; without it an
+        existing one is an error, raised before anything is recorded.
     time_scale : float
         How much faster than real time the virtual insoles stream.
     progress : callable, optional
@@ -96,10 +102,17 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
 
     from .ble.virtual.pair import person_for
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} is a file; give a folder for the demo")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InsoleError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
+        raise OutputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
+    for name in (*DEMO_FILES, "report.pdf"):
+        if (out_dir / name).exists() and not overwrite:
+            raise OutputError(f"{out_dir} already holds a demo ({name}); give --force to replace it, "
+                              "or --out another folder")
+        check_output(out_dir / name, force=True)
     today = datetime.now(timezone.utc).replace(microsecond=0)
     earlier = today - timedelta(days=14)
 
@@ -114,11 +127,11 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
         return person_for("run", DEMO_RUN_S, asymmetry_pct=si_pct, body_mass_kg=DEMO_BODY_MASS_KG, seed=seed)
 
     sessions = [
-        ("earlier_standing.insole", earlier,
+        (DEMO_FILES[0], earlier,
          standing(DEMO_LEFT_LOAD_PCT + 2.0, DEMO_EYES_CLOSED_SHIFT_PP + 1.0, 11)),
-        ("earlier_run.insole", earlier, run(DEMO_RUN_SI_PCT - 4.0, 12)),
-        ("standing.insole", today, standing(DEMO_LEFT_LOAD_PCT, DEMO_EYES_CLOSED_SHIFT_PP, 1)),
-        ("run.insole", today, run(DEMO_RUN_SI_PCT, 2)),
+        (DEMO_FILES[1], earlier, run(DEMO_RUN_SI_PCT - 4.0, 12)),
+        (DEMO_FILES[2], today, standing(DEMO_LEFT_LOAD_PCT, DEMO_EYES_CLOSED_SHIFT_PP, 1)),
+        (DEMO_FILES[3], today, run(DEMO_RUN_SI_PCT, 2)),
     ]
     paths = [asyncio.run(_stream(out_dir / name, scenario, started=when, time_scale=time_scale, seed=7 * i,
                                  progress=progress))
@@ -128,7 +141,7 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
     summary = [summarise(r, a) for r, a in zip(recordings[2:], analyses[2:])]
     if progress:
         progress("writing the report", 0, 1)
-    report = write_report(recordings, analyses, out_dir / "report.pdf", subject=DEMO_SUBJECT)
+    report = write_report(recordings, analyses, out_dir / "report.pdf", subject=DEMO_SUBJECT, overwrite=True)
     if progress:
         progress("writing the report", 1, 1)
     return DemoResult(recordings=paths, report=report, summary=summary)
@@ -148,6 +161,9 @@ async def _stream(path: Path, scenario, *, started, time_scale: float, seed: int
     def on_update(stats) -> None:
         if progress:
             progress(step, min(stats.elapsed_s, total_s), total_s)
+
+    if progress:
+        progress(step, 0.0, total_s)  # on screen while the virtual pair powers up and connects
 
     out = await record_virtual(path, scenario, time_scale=time_scale, insoles=default_insoles(seed=seed),
                                extra_meta={"started_utc": started.isoformat()}, protocol=protocol,

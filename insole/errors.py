@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "InsoleError",
+    "OutputError",
     "ProtocolError",
     "RecordingError",
     "UnknownFormatError",
@@ -32,3 +33,9 @@ class RecordingError(InsoleError):
 
 class UnknownFormatError(InsoleError):
     """A file is not one of the formats `insole` can read."""
+
+
+class OutputError(InsoleError):
+    """An output cannot be written where asked: it exists (and overwriting
+    was not asked for), it is one of the inputs, it is a folder or a device,
+    its folder is missing, or the disk refused the write."""

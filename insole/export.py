@@ -19,6 +19,7 @@ import pandas as pd
 from .constants import COP_X, COP_Y
 from .errors import InsoleError
 from .model import Recording
+from .paths import atomic_output, check_output
 
 log = logging.getLogger("insole")
 
@@ -36,28 +37,37 @@ def flat_samples(recording: Recording) -> pd.DataFrame:
     return flat.reset_index()
 
 
-def export_samples(recording: Recording, path: str | os.PathLike, *, to: str) -> Path:
+def export_samples(recording: Recording, path: str | os.PathLike, *, to: str, overwrite: bool = False) -> Path:
     """Write the samples table.
 
     Parameters
     ----------
     recording : Recording
     path : str or Path
-        Output file.
+        Output file. Written to a temporary file beside it and renamed into
+        place, so an interrupted export leaves nothing half-written.
     to : str
         ``"csv"`` or ``"parquet"``.
+    overwrite : bool
+        Replace an existing file (never the recording's own file).
+
+    Raises
+    ------
+    OutputError
+        ``path`` exists (without ``overwrite``), is the recording itself, a
+        folder or a device, or cannot be written.
     """
     if to not in FORMATS:
         raise InsoleError(f"unknown export format {to!r}; use one of {', '.join(FORMATS)}")
-    path = Path(path)
-    if not path.parent.exists():
-        raise InsoleError(f"folder {path.parent} does not exist")
+    path = check_output(path, inputs=[recording.path] if recording.path else [], force=overwrite)
     flat = flat_samples(recording)
     if to == "csv":
         # time with fixed decimals (exact to 1 us at any length); values to 6 significant digits
         flat["time_s"] = flat["time_s"].map("{:.6f}".format)
-        flat.to_csv(path, index=False, float_format="%.6g")
-    else:
-        flat.to_parquet(path, index=False)
+    with atomic_output(path) as tmp:
+        if to == "csv":
+            flat.to_csv(tmp, index=False, float_format="%.6g")
+        else:
+            flat.to_parquet(tmp, index=False)
     log.info("exported %d rows to %s", len(flat), path)
     return path

@@ -57,6 +57,7 @@ def describe(recording: Recording) -> dict[str, Any]:
         "clock_drift_between_feet_ppm": q.get("clock_drift_between_feet_ppm"),
         "battery_pct": q.get("battery_pct", {}),
         "damaged_file": q.get("damaged_file", False),
+        "missing_wal": q.get("missing_wal", False),
         "phases": [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s} for p in meta.phases],
         "has_ground_truth": meta.truth is not None,
     })

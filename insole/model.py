@@ -16,13 +16,20 @@ if TYPE_CHECKING:  # pandas is imported by the decode stage, not by the data mod
 __all__ = ["Phase", "DeviceInfo", "RecordingMeta", "Recording", "check_body_mass_kg"]
 
 
+#: the body masses accepted, kg (a small child to the heaviest adults)
+BODY_MASS_RANGE_KG = (10.0, 350.0)
+
+
 def check_body_mass_kg(body_mass_kg: float | None) -> None:
     """Raise :class:`~insole.errors.InsoleError` unless the body mass (kg) is
-    None or a positive number."""
+    None or within :data:`BODY_MASS_RANGE_KG`."""
+    import math
+
     from .errors import InsoleError
 
-    if body_mass_kg is not None and not body_mass_kg > 0:
-        raise InsoleError(f"body mass must be a positive number of kg; got {body_mass_kg}")
+    lo, hi = BODY_MASS_RANGE_KG
+    if body_mass_kg is not None and not (math.isfinite(body_mass_kg) and lo <= body_mass_kg <= hi):
+        raise InsoleError(f"body mass must be from {lo:g} to {hi:g} kg; got {body_mass_kg}")
 
 
 @dataclass(frozen=True)
@@ -59,8 +66,19 @@ class DeviceInfo:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DeviceInfo":
+        """From a stored dict (a recording's devices table). Values of the
+        wrong type (a damaged or hand-edited file) are dropped: text fields
+        become "", ``battery_pct`` None unless a number 0-100, ``layout``
+        None unless a dict (whose contents the decode stage validates)."""
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        out: dict[str, Any] = {k: (v if isinstance(v, str) else "") for k, v in known.items()
+                               if k not in ("battery_pct", "layout")}
+        battery = known.get("battery_pct")
+        if isinstance(battery, (int, float)) and not isinstance(battery, bool) and 0 <= battery <= 100:
+            out["battery_pct"] = battery
+        if isinstance(known.get("layout"), dict):
+            out["layout"] = known["layout"]
+        return cls(**out)
 
 
 @dataclass(frozen=True)

@@ -52,16 +52,60 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "insole", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def killed_after(seconds: float, *args: str) -> None:
-    """Start ``python -m insole ARGS`` and SIGKILL it ``seconds`` later."""
+def killed_after(seconds: float, *args: str, until=None, until_timeout_s: float = 120.0) -> int:
+    """Start ``python -m insole ARGS`` and SIGKILL it ``seconds`` later (and
+    not before ``until()`` is true, polled every 20 ms; after
+    ``until_timeout_s`` the test fails).
+
+    Returns
+    -------
+    int
+        ``time.monotonic_ns()`` just before the SIGKILL was sent.
+    """
     proc = subprocess.Popen([sys.executable, "-m", "insole", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        time.sleep(seconds)
+        started = time.monotonic()
+        if until is not None:
+            wait_until(until, timeout_s=until_timeout_s, proc=proc)
+        time.sleep(max(0.0, started + seconds - time.monotonic()))
+        killed_ns = time.monotonic_ns()
         os.kill(proc.pid, signal.SIGKILL)
     finally:
+        if proc.poll() is None:
+            proc.kill()
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    return killed_ns
+
+
+def wait_until(predicate, *, timeout_s: float = 120.0, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``predicate()`` every 20 ms until it is true. The timeout only
+    guards against a hang; ``proc`` ending first fails the test too."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert proc is None or proc.poll() is None, f"the process ended (status {proc.returncode}) first"
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def committed(path, sql: str, *params) -> list[tuple]:
+    """Rows of ``sql`` on what a recording being written has committed so
+    far (read-only; [] while the file or its tables do not exist yet)."""
+    import sqlite3
+
+    if not os.path.exists(path):
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)) as db:
+            return db.execute(sql, params).fetchall()
+    except sqlite3.Error:
+        return []
+
+
+def committed_sides(path) -> int:
+    """How many feet have a committed packet in a recording being written."""
+    return len(committed(path, "SELECT DISTINCT side FROM packets"))
 
 
 @pytest.fixture

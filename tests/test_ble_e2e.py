@@ -20,16 +20,28 @@ from insole.sim.session import default_insoles
 pytest.importorskip("bumble")
 
 
-def _record(path, *, duration_s, time_scale, insoles=None, stop_after_s=None, seed=0):
+def _record(path, *, duration_s, time_scale, insoles=None, stop_at_s=None, seed=0, on_start=None):
+    """A run over the virtual radio; ``stop_at_s``: stop (as Ctrl-C does) that
+    many seconds (of the session's clock) into the run; ``on_start(pair)``
+    once both feet stream."""
     scenario = GaitScenario(mode="run", duration_s=duration_s + 30.0, seed=seed)
 
     async def run():
         stop = asyncio.Event()
+
+        first, box = {}, {}
+
+        def on_update(stats):  # the first update comes when the guide starts: both feet stream
+            if not first and on_start is not None:
+                on_start(box["pair"])
+            started_s = first.setdefault("elapsed_s", stats.elapsed_s)
+            if stop_at_s is not None and stats.elapsed_s - started_s >= stop_at_s:
+                stop.set()
+
         async with virtual_pair(scenario, time_scale=time_scale, insoles=insoles) as pair:
-            if stop_after_s is not None:
-                asyncio.get_running_loop().call_later(stop_after_s, stop.set)
+            box["pair"] = pair
             await record_session(path, protocol="run", duration_s=duration_s, backend=pair.backend, time_scale=time_scale,
-                                 source="virtual-radio", stop=stop)
+                                 source="virtual-radio", stop=stop, on_update=on_update)
 
     asyncio.run(run())
     return insole.load(path)
@@ -58,17 +70,21 @@ def test_injected_one_percent_loss_is_counted_exactly(tmp_path):
 
 
 def test_a_dropped_link_reconnects_within_2_s_and_the_gap_is_recorded(tmp_path):
-    """The left insole goes out of range for 3 s. It keeps sampling (link-loss
-    hold, 1 s transmit queue: firmware_specs section 7); the host reconnects
-    with back-off while the right foot keeps recording; the samples that did
-    not fit the queue are a gap in the file."""
+    """The left insole goes out of range for 3 s, 2 s into the recording. It
+    keeps sampling (link-loss hold, 1 s transmit queue: firmware_specs
+    section 7); the host reconnects with back-off while the right foot keeps
+    recording; the samples that did not fit the queue are a gap in the file.
+    In real time: the back-off and the reconnection run on the wall clock."""
     from insole.recording.store import read_raw
 
-    outage_s, scale = 3.0, 4.0
-    ins = default_insoles(seed=3)
-    ins["left"] = replace(ins["left"], link_drops=((8.0, outage_s),))
+    outage_s = 3.0
     path = tmp_path / "c.insole"
-    rec = _record(path, duration_s=20.0, time_scale=scale, insoles=ins)
+
+    def drop(pair):
+        left = pair.insoles["left"]
+        left.schedule_link_drop(left.now_s() + 2.0, outage_s)
+
+    rec = _record(path, duration_s=8.0, time_scale=1.0, insoles=default_insoles(seed=3), on_start=drop)
     links = [m for m in read_raw(path).markers if m["kind"] == "link" and m["name"] == "left"]
     events = [(m["data"]["event"], m["host_time_ns"] / 1e9) for m in links]
     lost = [t for e, t in events if e == "disconnected"]
@@ -116,9 +132,19 @@ def test_50_ppm_drift_keeps_the_feet_aligned_within_2_ms_after_10_minutes(tmp_pa
 
 
 def test_stopping_mid_recording_leaves_a_valid_file(tmp_path):
-    rec = _record(tmp_path / "e.insole", duration_s=60.0, time_scale=5.0, stop_after_s=2.0)
-    assert 5.0 < rec.duration_s < 20.0
+    """Stopped 10 s into a 60-s run: a valid file with both feet, the run
+    phase closed at the stop, the samples up to it."""
+    from insole.recording.store import read_raw
+
+    path = tmp_path / "e.insole"
+    rec = _record(path, duration_s=60.0, time_scale=5.0, stop_at_s=10.0)
     assert set(rec.sides) == {"left", "right"}
+    (run_phase,) = rec.meta.phases
+    assert 10.0 <= run_phase.end_s - run_phase.start_s < 60.0  # closed at the stop, not at its planned end
+    end_s = next(m["host_time_ns"] for m in read_raw(path).markers if m["kind"] == "phase_end") / 1e9
+    for side in rec.sides:
+        assert read_raw(path).host_time_ns[side][-1] / 1e9 >= end_s - 5 * 0.1  # 0.1 s of wall time at 5x
+        assert rec.quality["sides"][side]["samples_lost"] == 0
 
 
 def test_the_guided_standing_test_lines_the_phases_up_with_the_person(tmp_path):
@@ -169,7 +195,7 @@ def test_the_guided_standing_test_lines_the_phases_up_with_the_person(tmp_path):
     assert "left side is favoured" in st.verdict
 
 
-@pytest.mark.parametrize("duration_s", [None, 40.0, 100.0])
+@pytest.mark.parametrize("duration_s", [None, 45.0, 100.0])
 def test_the_virtual_person_follows_the_guides_plan_phase_for_phase(duration_s):
     from insole.ble.session import guide_plan
     from insole.ble.virtual.pair import person_for
@@ -183,3 +209,76 @@ def test_the_virtual_person_follows_the_guides_plan_phase_for_phase(duration_s):
             timeline.append((name, t, t + seconds))
         t += seconds
     assert [(p.name, p.start_s, p.end_s) for p in body.phases] == timeline
+
+
+def test_describe_insoles_shows_each_insole_as_it_is_found_and_stops_at_the_pair():
+    """`insole scan`'s scan: each insole is handed over (on_row) as soon as it
+    is described, and the scan stops once a left and a right are there: with
+    an hour's timeout it returns within the test's guard."""
+    from insole.ble.link import describe_insoles
+    from insole.ble.virtual.pair import still_person
+
+    shown = []
+
+    async def run():
+        async with virtual_pair(still_person()) as pair:
+            async with asyncio.timeout(60):  # a guard against hanging, far below the scan's timeout
+                return await describe_insoles(timeout_s=3600.0, backend=pair.backend, on_row=shown.append)
+
+    rows = asyncio.run(run())
+    assert sorted(r["side"] for r in shown) == ["left", "right"]
+    assert rows == sorted(shown, key=lambda r: r["side"])  # each shown once, as it came
+    assert all(r["firmware_revision"] == "1.0.0-virtual" and r["battery_pct"] is not None for r in rows)
+
+
+def test_describe_insoles_with_one_foot_in_range_scans_until_the_timeout():
+    """Only a right insole advertises: it is shown, and the scan goes on
+    (for a left one) until its timeout."""
+    from insole.ble.link import describe_insoles
+    from insole.ble.virtual.insole import VirtualInsole
+    from insole.ble.virtual.pair import still_person
+    from insole.ble.virtual.radio import VirtualRadio
+    from insole.sim.device import InsoleModel
+
+    shown = []
+
+    async def run():
+        from insole.ble.virtual.pair import _backend
+
+        radio = VirtualRadio.current()
+        await radio.start()
+        async with VirtualInsole(InsoleModel(side="right"), still_person(), radio=radio):
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            rows = await describe_insoles(timeout_s=0.5, backend=_backend(), on_row=shown.append)
+            return rows, loop.time() - t0
+
+    rows, took_s = asyncio.run(run())
+    assert [r["side"] for r in rows] == [r["side"] for r in shown] == ["right"]
+    assert took_s >= 0.5  # it waited for a left insole for the whole timeout
+
+
+
+def test_the_simulated_truth_is_computed_when_the_session_ends_not_before_connecting(tmp_path):
+    """`insole record --virtual`: the person's truth (about a second for an
+    hour-long run) is computed once the recording is over, so it does not
+    delay the first sample; the file has it."""
+    import time
+
+    from insole.ble.virtual.pair import record_virtual
+    from insole.recording.store import read_raw
+
+    class Timed(GaitScenario):
+        def truth(self):
+            self.calls.append(time.monotonic_ns())
+            return super().truth()
+
+    person = Timed(mode="run", duration_s=40.0, seed=1)
+    person.calls = []
+    path, scale = tmp_path / "t.insole", 10.0
+    asyncio.run(record_virtual(path, person, time_scale=scale, protocol="run", duration_s=5.0))
+    raw = read_raw(path)
+    (called_ns,) = person.calls
+    last_ns = max(int(raw.host_time_ns[side][-1]) for side in raw.sides())
+    assert called_ns >= raw.meta["host_monotonic_origin_ns"] + last_ns / scale  # after the last packet
+    assert raw.meta["truth"]["scenario"]["protocol"] == "run"

@@ -116,3 +116,52 @@ def test_the_numbers_do_not_depend_on_when_they_are_read(tmp_path):
         results.append((s.cadence_spm(), s.contact_time_ms("left"), s.contact_time_ms("right"), s.left_share_pct(),
                         s.lost["left"], s.lost["right"]))
     assert results[0] == pytest.approx(results[1], rel=1e-9) and results[0] == pytest.approx(results[2], rel=1e-9)
+
+
+@pytest.mark.parametrize("left_pct", [50.0, 53.0, 30.0, 100.0])
+def test_the_load_bar_reads_without_colour(left_pct):
+    """The live view's load bar drawn on a console without colour: the left
+    foot's share is the L cells, the right's the R cells, with the even split
+    marked, so the sides are told apart by more than their colour."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from insole.cli import _live
+
+    stats = LiveStats()
+    stats.load = {"left": left_pct, "right": 100.0 - left_pct}
+    out = io.StringIO()
+    Console(file=out, color_system=None, width=120, force_terminal=False).print(_live(stats))
+    text = out.getvalue()
+    assert "\x1b" not in text  # no colour, no styles
+    (bar,) = [line for line in text.splitlines() if line.startswith("left ")]
+    cells = re.search(r" % ([LR|]+) ", bar).group(1)
+    assert set(cells) == {"L", "R", "|"} - ({"R"} if left_pct == 100.0 else set())
+    width = len(cells) - 1
+    assert cells.index("|") == width // 2  # the even split, in the middle
+    plain = cells.replace("|", "")
+    assert plain == "L" * plain.count("L") + "R" * plain.count("R")  # left then right
+    assert plain.count("L") == round(width * left_pct / 100.0)
+    assert f"left {left_pct:5.1f} %" in bar and f"{100 - left_pct:5.1f} % right" in bar
+
+
+def test_the_live_contact_times_are_labelled_an_estimate(tmp_path):
+    """The live contact times come from a threshold at a fraction of each
+    foot's running peak, not from the analysis' events at 20 N (`insole
+    analyze` reads about 15 ms longer): the view says they are an estimate."""
+    import io
+
+    from rich.console import Console
+
+    from insole.cli import _live
+
+    scenario = GaitScenario(mode="run", duration_s=20.0, seed=4)
+    stats = _feed(simulate_recording(tmp_path / "r.insole", scenario, insoles=default_insoles(seed=2)).path)
+    out = io.StringIO()
+    Console(file=out, color_system=None, width=160).print(_live(stats))
+    (line,) = [line for line in out.getvalue().splitlines() if line.startswith("contact time")]
+    assert line.startswith("contact time \u2248 left ") and line.endswith(", estimate")
+    assert f"left {stats.contact_time_ms('left'):.0f} ms / right {stats.contact_time_ms('right'):.0f} ms" in line
+

@@ -11,7 +11,7 @@ import pytest
 from conftest import killed_after
 
 import insole
-from insole.errors import RecordingError, UnknownFormatError
+from insole.errors import OutputError, RecordingError, UnknownFormatError
 from insole.recording.store import RecordingWriter, read_raw
 from insole.sim.session import default_insoles, simulate_recording
 
@@ -39,7 +39,7 @@ def test_round_trip_keeps_bytes_order_and_metadata(tmp_path):
 def test_writer_refuses_to_overwrite(tmp_path):
     path = tmp_path / "a.insole"
     RecordingWriter(path).close()
-    with pytest.raises(RecordingError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         RecordingWriter(path)
     RecordingWriter(path, overwrite=True).close()
 

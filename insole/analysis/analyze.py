@@ -12,12 +12,13 @@ from ..constants import FORCE, SIDES
 from ..errors import InsoleError
 from ..jsonsafe import json_safe
 from ..model import Recording, check_body_mass_kg
+from ..signals.forces import NO_LOAD_N
 from .gait import GaitOptions, analyze_gait
 from .standing import StandingOptions, StandingResult, analyze_standing
 
 log = logging.getLogger("insole")
 
-__all__ = ["AnalysisResult", "analyze", "detect_protocol", "SCHEMA", "PROTOCOLS"]
+__all__ = ["AnalysisResult", "analyze", "detect_protocol", "require_load", "SCHEMA", "PROTOCOLS"]
 
 SCHEMA = "insole.analysis/1"
 PROTOCOLS = ("auto", "standing", "run", "walk")
@@ -76,6 +77,32 @@ def detect_protocol(recording: Recording) -> str:
     return "run" if unloaded.all(axis=1).mean() > 0.05 else "walk"
 
 
+def require_load(recording: Recording) -> None:
+    """Raise :class:`~insole.errors.InsoleError` when a foot never carries
+    any load (its force stays below :data:`~insole.signals.forces.NO_LOAD_N`
+    throughout): a file without forces, or an insole that was not worn or not
+    working, cannot be judged."""
+    peak = {}
+    for side in recording.sides:
+        f = recording.samples[(side, FORCE)].to_numpy(dtype=np.float64)
+        f = f[np.isfinite(f)]
+        peak[side] = float(f.max()) if f.size else float("nan")
+    dead = [side for side, v in peak.items() if not v >= NO_LOAD_N]
+    if not dead:
+        return
+    where = f"{recording.path}: " if recording.path else ""
+    if len(dead) == len(peak):
+        feet = "both feet" if len(dead) == 2 else f"the {dead[0]} foot"
+        raise InsoleError(f"{where}the data carry no load (the force stays below {NO_LOAD_N:g} N on {feet} "
+                          "throughout), so there is nothing to judge; were the insoles worn and working, and are the "
+                          "forces in newtons?")
+    side = dead[0]
+    other = next(s for s in peak if s not in dead)
+    got = "has no samples" if np.isnan(peak[side]) else f"never reads more than {peak[side]:.0f} N"
+    raise InsoleError(f"{where}the {side} insole {got} while the {other} one reads up to {peak[other]:.0f} N: "
+                      f"the {side} insole was not worn or not working, and the analysis needs both feet")
+
+
 def _quality(recording: Recording) -> dict[str, Any]:
     q = recording.quality
     return {
@@ -115,9 +142,10 @@ def analyze(recording: Recording, *, protocol: str = "auto", body_mass_kg: float
     """
     if protocol not in PROTOCOLS:
         raise InsoleError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
+    check_body_mass_kg(body_mass_kg)
+    require_load(recording)
     if protocol == "auto":
         protocol = detect_protocol(recording)
-    check_body_mass_kg(body_mass_kg)
     quality = _quality(recording)
     if protocol == "standing":
         standing = analyze_standing(recording, options=standing_options, body_mass_kg=body_mass_kg)

@@ -164,10 +164,16 @@ def sensor_drift(t_s: np.ndarray, baselines: dict[str, np.ndarray], zeroed: dict
     starts, ends = bounds[:-1], bounds[1:]
     nonempty = ends > starts
     frame = pd.DataFrame({"start_s": edges_s[:-1].astype(float), "end_s": edges_s[1:].astype(float)})
-    total = sum(np.nan_to_num(z) for z in zeroed.values())
-    sums = np.add.reduceat(total, np.minimum(starts, total.size - 1)) if total.size else np.zeros(len(starts))
+    # the identity counts only samples where every foot has data: a missing foot is not 0 N
+    both = np.logical_and.reduce([np.isfinite(z) for z in zeroed.values()]) if zeroed else np.zeros(t_s.size, bool)
+    total = np.where(both, sum(np.nan_to_num(z) for z in zeroed.values()), 0.0)
+    csum = np.concatenate(([0.0], np.cumsum(total)))
+    ccount = np.concatenate(([0], np.cumsum(both)))
+    sums, counts = csum[ends] - csum[starts], ccount[ends] - ccount[starts]
+    # a window with both feet for under half of it says little about the identity
+    enough = nonempty & (counts > 0) & (2 * counts >= ends - starts)
     with np.errstate(invalid="ignore", divide="ignore"):
-        frame["sum_force_n"] = np.where(nonempty, sums / np.maximum(ends - starts, 1), np.nan)
+        frame["sum_force_n"] = np.where(enough, sums / np.maximum(counts, 1), np.nan)
     # the baseline is smooth (interpolated between block percentiles): its value mid-window stands for the window
     centres = 0.5 * (edges_s[:-1] + edges_s[1:])
     for side, b in baselines.items():

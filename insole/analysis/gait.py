@@ -20,7 +20,7 @@ from .steps import step_table
 
 log = logging.getLogger("insole")
 
-__all__ = ["GaitOptions", "GaitResult", "analyze_gait", "METRICS"]
+__all__ = ["GaitOptions", "GaitResult", "FeetSpan", "feet_span", "analyze_gait", "METRICS", "ONE_FOOT_LIMIT_S"]
 
 #: asymmetry metrics and their per-step column
 METRICS = {"contact_time": "contact_time_s", "flight_time": "flight_time_s", "peak_force": "peak_force_n",
@@ -63,6 +63,7 @@ class GaitResult:
     thresholds_n: dict[str, dict[str, float]]
     notes: tuple[str, ...]
     options: GaitOptions
+    span: FeetSpan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         per_side = {side: {k: self.per_side[side].get(k) for k in (
@@ -84,6 +85,78 @@ class GaitResult:
             "notes": list(self.notes),
             "options": asdict(self.options),
         }
+
+
+#: one foot's data may start later or end earlier than the other's by this
+#: much before the stretch with one foot only is left out and reported, s
+ONE_FOOT_LIMIT_S = 1.0
+#: no run is faster on average than this (a 100-m sprint world record: 10.4 m/s), m/s
+MAX_SPEED_M_S = 12.5
+
+
+@dataclass(frozen=True)
+class FeetSpan:
+    """Where each foot has data, and the stretch analysed.
+
+    Attributes
+    ----------
+    start_s, end_s : dict
+        Side -> time of the foot's first and last sample with a force, s.
+    analysed_s : tuple of float
+        ``(start, end)`` of the stretch analysed, s: where both feet have
+        data, when one foot starts or ends more than
+        :data:`ONE_FOOT_LIMIT_S` apart from the other; else all of it.
+    note : str
+        Plain words on which foot starts late or ends early ("" if none).
+    """
+
+    start_s: dict[str, float]
+    end_s: dict[str, float]
+    analysed_s: tuple[float, float]
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start_s": self.start_s, "end_s": self.end_s, "analysed_s": list(self.analysed_s),
+                "note": self.note}
+
+
+def feet_span(recording: Recording, *, limit_s: float = ONE_FOOT_LIMIT_S) -> FeetSpan:
+    """Each foot's first and last sample with a force, and the stretch both
+    feet share when one starts late or ends early (an insole that started
+    late, died, or a file cut short on one foot).
+
+    Raises
+    ------
+    InsoleError
+        When a foot has no force at all, or the feet's data do not overlap.
+    """
+    t = recording.samples.index.to_numpy(dtype=np.float64)
+    start, end = {}, {}
+    for side in SIDES:
+        rows = np.flatnonzero(np.isfinite(recording.samples[(side, FORCE)].to_numpy(dtype=np.float64)))
+        if rows.size == 0:
+            raise InsoleError(f"the {side} foot has no force data; the gait analysis needs both feet")
+        start[side], end[side] = float(t[rows[0]]), float(t[rows[-1]])
+    lo, hi = max(start.values()), min(end.values())
+    parts = []
+    late = max(SIDES, key=lambda s: start[s])
+    early = min(SIDES, key=lambda s: end[s])
+    other = {LEFT: RIGHT, RIGHT: LEFT}
+    d_start = start[late] - start[other[late]]
+    d_end = end[other[early]] - end[early]
+    if d_start > limit_s:
+        parts.append(f"the {late} insole's data starts {d_start:.1f} s after the {other[late]}'s")
+    if d_end > limit_s:
+        parts.append(f"the {early} insole's data ends {d_end:.1f} s before the {other[early]}'s")
+    if hi <= lo:
+        raise InsoleError("the two feet's data do not overlap in time (" + "; ".join(
+            f"{s} {start[s]:.1f}-{end[s]:.1f} s" for s in SIDES) + "): the gait analysis needs both feet at once")
+    if not parts:
+        return FeetSpan(start, end, (float(t[0]), float(t[-1])))
+    left_out = [f"the first {d_start:.1f} s" if d_start > limit_s else "",
+                f"the last {d_end:.1f} s" if d_end > limit_s else ""]
+    note = "; ".join(parts) + ": " + " and ".join(x for x in left_out if x) + ", with one foot only, were left out"
+    return FeetSpan(start, end, (lo, hi), note)
 
 
 def _mode(steps: pd.DataFrame, protocol: str) -> str:
@@ -124,6 +197,12 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     fs = recording.meta.sampling_rate_hz
     mass = body_mass_kg or recording.meta.body_mass_kg
     bw = mass * STANDARD_GRAVITY_M_S2 if mass else None
+    span = feet_span(recording)
+    if span.note:
+        log.warning("%s", span.note)
+        idx = recording.samples.index.to_numpy()
+        a, b = np.searchsorted(idx, span.analysed_s[0]), np.searchsorted(idx, span.analysed_s[1], side="right")
+        recording = replace(recording, samples=recording.samples.iloc[a:b])
     s = recording.samples
     t = s.index.to_numpy()
     contacts: dict[str, Contacts] = {}
@@ -138,8 +217,13 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     steps = step_table(recording, contacts, zeroed, body_weight_n=bw)
     n_found = {side: int((steps["side"] == side).sum()) for side in SIDES}
     if min(n_found.values()) < 5:
-        raise InsoleError(f"too few steps found (left {n_found[LEFT]}, right {n_found[RIGHT]}): is this a run or "
-                          "a walk? For a standing test use --protocol standing")
+        if span.note:
+            raise InsoleError(f"too few steps found (left {n_found[LEFT]}, right {n_found[RIGHT]}) in the "
+                              f"{t[-1] - t[0]:.1f} s when both feet have data: {span.note}")
+        none = [side for side in SIDES if n_found[side] == 0]
+        raise InsoleError(f"too few steps found (left {n_found[LEFT]}, right {n_found[RIGHT]})"
+                          + (f"; the {none[0]} foot has no contacts" if len(none) == 1 else "")
+                          + ": is this a run or a walk? For a standing test use --protocol standing")
     mode = _mode(steps, protocol)
     kept = steps[steps["excluded"] == ""]
     per_side: dict[str, dict[str, float]] = {}
@@ -163,6 +247,8 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     notes = []
     if fs < 200:
         notes.append(f"loading rate needs 200 Hz or more to mean much; this recording is {fs:g} Hz")
+    if span.note:
+        notes.append(span.note)
     excluded = steps["excluded"].value_counts().to_dict()
     excluded.pop("", None)
     if excluded:
@@ -181,8 +267,8 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     sensor = sensor_drift(t, baselines, zeroed, edges_s=edges, body_weight_n=bw, options=o.drift)
     drift = {"window_s": float(dur / n_win), "windows": windows.to_dict("records"),
              "slope_pp_per_10min": slopes, "change_point": changes,
-             "verdict": _drift_verdict(slopes, sensor)}
-    distance_m = distance_m or recording.meta.extra.get("distance_m")
+             "verdict": _drift_verdict(slopes, sensor, span.note)}
+    distance_m = _plausible_distance_m(distance_m, recording.meta.extra.get("distance_m"), dur)
     if distance_m and distance_m >= 1000.0:
         # per km: windows of equal distance, at the run's mean pace
         km = distance_m / 1000.0
@@ -196,7 +282,23 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
                       n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
                       cadence_spm=cadence, asymmetry=asym, drift=drift, sensor=sensor, favored_side=side,
                       verdict=_verdict(asym, side, mode), thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
-                      notes=tuple(notes), options=o)
+                      notes=tuple(notes), options=o, span=span)
+
+
+def _plausible_distance_m(given_m: float | None, stored_m: Any, duration_s: float) -> float | None:
+    """The distance of the run, m: the one given, else the file's; one
+    covered faster than :data:`MAX_SPEED_M_S` is an error when given and
+    ignored when stored (a damaged file)."""
+    for value, given in ((given_m, True), (stored_m, False)):
+        if not value:
+            continue
+        if value <= MAX_SPEED_M_S * max(duration_s, 1.0):
+            return float(value)
+        if given:
+            raise InsoleError(f"a distance of {value / 1000:g} km in {duration_s:.0f} s is faster than anyone runs; "
+                              "give the distance of this recording")
+        log.warning("the stored distance %g m is implausible for %.0f s; ignored", value, duration_s)
+    return None
 
 
 def _mean(x: pd.Series) -> float | None:
@@ -233,7 +335,12 @@ def _verdict(asym: dict[str, MetricAsymmetry], side: str, mode: str = "run") -> 
     return head + "; ".join(parts) + "." + extra
 
 
-def _drift_verdict(slopes: dict[str, dict[str, Any]], sensor: SensorDrift) -> str:
+def _drift_verdict(slopes: dict[str, dict[str, Any]], sensor: SensorDrift, span_note: str = "") -> str:
+    head = span_note[0].upper() + span_note[1:] + ". " if span_note else ""
+    return head + _trend_verdict(slopes, sensor)
+
+
+def _trend_verdict(slopes: dict[str, dict[str, Any]], sensor: SensorDrift) -> str:
     if sensor.drifted:
         return "The sensor drifted (" + "; ".join(sensor.reasons) + "), so a change of asymmetry over the run is not " \
                "read as fatigue."

@@ -22,6 +22,7 @@ from ..model import Phase, Recording
 from ..signals.calibrate import LIFT_PHASES, Calibration, calibrate
 from ..signals.cop import DEFAULT_STANCE_WIDTH_MM, foot_cop_ground, net_cop_ground
 from ..signals.filters import DEFAULT_CUTOFF_HZ, DEFAULT_ORDER, lowpass
+from ..signals.forces import NO_LOAD_N
 from .stats import block_bootstrap_sums, percentile_ci
 from .sway import romberg_ratios, sway_metrics
 
@@ -179,19 +180,36 @@ class StandingResult:
         }
 
 
+#: decimals the load share is reported with (the verdict judges that number)
+REPORTED_DECIMALS = 1
+
+
 def favoured_side(left_pct: float, ci95: tuple[float, float], band: tuple[float, float]) -> str:
     """The side called favoured, or ``"none"``.
 
-    A side is favoured when the left share lies outside the typical band AND
-    its 95 % interval excludes an even 50 %; otherwise the difference is
-    within typical variation.
+    A side is favoured when the left share, rounded to the
+    :data:`REPORTED_DECIMALS` it is reported with, lies outside the typical
+    band AND its 95 % interval excludes an even 50 %; otherwise the
+    difference is within typical variation.
+
+    Parameters
+    ----------
+    left_pct : float
+        The left foot's share of the load, %.
+    ci95 : tuple of float
+        Its 95 % interval, %.
+    band : tuple of float
+        The typical band of the left share, %.
     """
     lo_band, hi_band = band
     if not np.isfinite(left_pct):
         return "none"
-    if left_pct > hi_band and ci95[0] > 50.0:
+    # judged on the share as reported (0.1 %), so the verdict and the printed
+    # number agree: 55.04 % prints as 55.0 %, which is not beyond 45-55 %
+    shown = round(float(left_pct), REPORTED_DECIMALS)
+    if shown > hi_band and ci95[0] > 50.0:
         return LEFT
-    if left_pct < lo_band and ci95[1] < 50.0:
+    if shown < lo_band and ci95[1] < 50.0:
         return RIGHT
     return "none"
 
@@ -199,7 +217,7 @@ def favoured_side(left_pct: float, ci95: tuple[float, float], band: tuple[float,
 def _verdict(left: float, ci: tuple[float, float], band: tuple[float, float], side: str) -> str:
     a, b = band
     if side == "none":
-        return (f"Weight is shared {left:.0f} / {100 - left:.0f} % (left / right; 95 % CI of the left share "
+        return (f"Weight is shared {left:.1f} / {100 - left:.1f} % (left / right; 95 % CI of the left share "
                 f"{ci[0]:.1f}-{ci[1]:.1f} %): within the typical {a:g}-{b:g} % band, so no side is favoured.")
     share = left if side == LEFT else 100.0 - left
     lo, hi = (ci if side == LEFT else (100.0 - ci[1], 100.0 - ci[0]))
@@ -290,6 +308,7 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
     pooled_sums: list[np.ndarray] = []
     pooled_point = np.zeros(2)
     warnings: list[str] = []
+    unloaded: list[str] = []
     for p in quiet:
         sel = (t >= p.start_s + o.settle_s) & (t < p.end_s)
         both = sel & np.isfinite(fl) & np.isfinite(fr)
@@ -301,6 +320,11 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
                             "recommended (60 s is the research standard)")
         pair = np.column_stack([fl[both], fl[both] + fr[both]])
         point = pair.sum(axis=0)
+        if not point[1] >= NO_LOAD_N * pair.shape[0]:
+            unloaded.append(f"{p.name}: the feet carry {point[1] / pair.shape[0]:.0f} N together on average, "
+                            "no load to share")
+            warnings.append(unloaded[-1] + "; not analysed")
+            continue
         sums = block_bootstrap_sums(pair, block_len=block, n_boot=o.n_boot, rng=rng)
         reps = 100.0 * sums[:, 0] / sums[:, 1]
         left = 100.0 * point[0] / point[1]
@@ -320,6 +344,8 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
         pooled_point += point
     if not results:
         lengths = ", ".join(f"{p.name} {p.duration_s:.0f} s" for p in quiet)
+        if unloaded:
+            raise InsoleError("no phase can be judged: " + "; ".join(unloaded))
         raise InsoleError(f"no phase has enough standing data from both feet ({lengths}; the first "
                           f"{o.settle_s:g} s of each is dropped as settling, and 30 s or more is recommended)")
     total = np.sum(pooled_sums, axis=0)

@@ -178,9 +178,9 @@ def step_table(recording: Recording, contacts: dict[str, Contacts], forces: dict
     nxt = np.full(len(t), np.nan)
     same = np.full(len(t), np.nan)
     for side, mine in ((LEFT, is_left), (RIGHT, ~is_left)):
-        other_ic = ic[~mine]
-        j = np.searchsorted(other_ic, ic[mine], side="right")
-        nxt[mine] = np.where(j < other_ic.size, other_ic[np.minimum(j, other_ic.size - 1)], np.nan)
+        # NaN past the other foot's last contact (and for a foot whose partner has none)
+        other_ic = np.append(ic[~mine], np.nan)
+        nxt[mine] = other_ic[np.searchsorted(other_ic[:-1], ic[mine], side="right")]
         own = ic[mine]
         same[mine] = np.concatenate([own[1:], [np.nan]])
     alternates = np.isfinite(nxt) & (np.isnan(same) | (nxt < same))
@@ -242,8 +242,14 @@ def _cop_and_regions(recording: Recording, side: str, c: Contacts, fs: float) ->
 
 
 def _foot_length_mm(recording: Recording, side: str) -> float | None:
+    """Insole length, mm: from the stored layout as validated by
+    :func:`~insole.signals.forces.layout_for` (the reference layout when the
+    stored one is damaged), else an importer's ``foot_length_mm``."""
     dev = recording.meta.devices.get(side)
     if dev is not None and dev.layout:
-        return float(dev.layout.get("length_mm") or 0) or None
-    length = recording.meta.extra.get("foot_length_mm")
-    return float(length) if length else None
+        return layout_for(recording.meta, side).length_mm
+    try:
+        length = float(recording.meta.extra.get("foot_length_mm") or "nan")
+    except (TypeError, ValueError):
+        return None
+    return length if np.isfinite(length) and length > 0 else None

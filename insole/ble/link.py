@@ -74,7 +74,8 @@ def _side_of(name: str | None) -> str | None:
     return None
 
 
-async def scan_insoles(*, timeout_s: float = 5.0, backend: Any = None, until_pair: bool = False) -> list[FoundInsole]:
+async def scan_insoles(*, timeout_s: float = 5.0, backend: Any = None, until_pair: bool = False,
+                       stop_when: Callable[[list[FoundInsole]], bool] | None = None) -> list[FoundInsole]:
     """Insoles in range, strongest signal first.
 
     Parameters
@@ -85,22 +86,28 @@ async def scan_insoles(*, timeout_s: float = 5.0, backend: Any = None, until_pai
         bleak scanner backend (None: the operating system's).
     until_pair : bool
         Stop as soon as a left and a right insole have been seen.
+    stop_when : callable, optional
+        ``stop_when(found)`` with the insoles seen so far (in the order first
+        seen), after each new one: True stops the scan.
     """
     from bleak import BleakScanner
     from bleak.exc import BleakError
 
     seen: dict[str, FoundInsole] = {}
-    both = asyncio.Event()
+    done = asyncio.Event()
 
     def detected(device: Any, adv: Any) -> None:
         name = adv.local_name or device.name
         side = _side_of(name)
         if side is None:
             return
+        new = device.address not in seen
         seen[device.address] = FoundInsole(side=side, name=name, address=device.address, rssi=adv.rssi,
                                            device=device)
         if until_pair and {f.side for f in seen.values()} >= set(SIDES):
-            both.set()
+            done.set()
+        if new and stop_when is not None and stop_when(list(seen.values())):
+            done.set()
 
     kwargs = {"backend": backend} if backend is not None else {}
     scanner = BleakScanner(detection_callback=detected, service_uuids=[SERVICE_UUID], **kwargs)
@@ -112,7 +119,7 @@ async def scan_insoles(*, timeout_s: float = 5.0, backend: Any = None, until_pai
         raise InsoleError(f"Bluetooth is not available here ({why}); switch the adapter on (on Linux BlueZ must "
                           "be running) or try --virtual") from None
     try:
-        await asyncio.wait_for(both.wait(), timeout=timeout_s)
+        await asyncio.wait_for(done.wait(), timeout=timeout_s)
     except asyncio.TimeoutError:
         pass
     finally:
@@ -120,34 +127,72 @@ async def scan_insoles(*, timeout_s: float = 5.0, backend: Any = None, until_pai
     return sorted(seen.values(), key=lambda f: -(f.rssi if f.rssi is not None else -999))
 
 
-async def describe_insoles(*, timeout_s: float = 5.0, backend: Any = None) -> list[dict[str, Any]]:
-    """Scan, then connect to each insole in turn for its battery and firmware.
+async def describe_insoles(*, timeout_s: float = 5.0, backend: Any = None,
+                           on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Scan, and connect to each insole in turn for its battery and firmware
+    as soon as it is seen; stop once a left and a right insole are described.
+
+    The scan pauses while an insole is connected to (scanning and connecting
+    at once fail on several stacks) and goes on for what is left of
+    ``timeout_s`` until both sides are there.
 
     Parameters
     ----------
+    timeout_s : float
+        Longest scan, s (the connections come on top).
     backend : (scanner, client), optional
         bleak backends; None for the operating system's stack.
+    on_row : callable, optional
+        ``on_row(row)`` for each insole as soon as it is described (to show
+        it at once).
+
+    Returns
+    -------
+    list of dict
+        ``side``, ``name``, ``address``, ``rssi`` (dBm), ``battery_pct``,
+        ``firmware_revision`` per insole, left first.
     """
+    scanner_backend, client_backend = backend or (None, None)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    rows: dict[str, dict[str, Any]] = {}  # address -> row
+
+    def something_new(found: list[FoundInsole]) -> bool:
+        return any(f.address not in rows for f in found)
+
+    while (remaining := deadline - loop.time()) > 0:
+        found = await scan_insoles(timeout_s=remaining, backend=scanner_backend, stop_when=something_new)
+        new = [f for f in found if f.address not in rows]
+        if not new:
+            break  # the timeout: nothing more in range
+        for f in new:
+            rows[f.address] = row = await _describe(f, client_backend, timeout_s=timeout_s)
+            if on_row is not None:
+                on_row(row)
+        if {r["side"] for r in rows.values()} >= set(SIDES):
+            log.info("a left and a right insole found: scan stopped")
+            break
+    return sorted(rows.values(), key=lambda r: r["side"])
+
+
+async def _describe(f: FoundInsole, client_backend: Any, *, timeout_s: float) -> dict[str, Any]:
+    """One insole's row: connect, read its firmware and battery, disconnect."""
     from bleak import BleakClient
 
-    scanner_backend, client_backend = backend or (None, None)
-    rows = []
-    for f in await scan_insoles(timeout_s=timeout_s, backend=scanner_backend):
-        row = {"side": f.side, "name": f.name, "address": f.address, "rssi": f.rssi, "battery_pct": None,
-               "firmware_revision": ""}
-        kwargs = {"backend": client_backend} if client_backend is not None else {}
-        try:
-            async with BleakClient(f.device, timeout=timeout_s, **kwargs) as client:
-                row["firmware_revision"] = bytes(await client.read_gatt_char(
-                    DEVICE_INFO_CHARS["firmware_revision"])).decode("utf-8", "replace")
-                try:
-                    row["battery_pct"] = int(bytes(await client.read_gatt_char(BATTERY_LEVEL_UUID))[0])
-                except Exception:  # BlueZ hides the Battery service: the status characteristic has it
-                    row["battery_pct"] = decode_status(await client.read_gatt_char(STATUS_CHAR_UUID)).battery_pct
-        except Exception as exc:
-            log.warning("%s insole: could not read its details (%s)", f.side, exc)
-        rows.append(row)
-    return sorted(rows, key=lambda r: r["side"])
+    row = {"side": f.side, "name": f.name, "address": f.address, "rssi": f.rssi, "battery_pct": None,
+           "firmware_revision": ""}
+    kwargs = {"backend": client_backend} if client_backend is not None else {}
+    try:
+        async with BleakClient(f.device, timeout=timeout_s, **kwargs) as client:
+            row["firmware_revision"] = bytes(await client.read_gatt_char(
+                DEVICE_INFO_CHARS["firmware_revision"])).decode("utf-8", "replace")
+            try:
+                row["battery_pct"] = int(bytes(await client.read_gatt_char(BATTERY_LEVEL_UUID))[0])
+            except Exception:  # BlueZ hides the Battery service: the status characteristic has it
+                row["battery_pct"] = decode_status(await client.read_gatt_char(STATUS_CHAR_UUID)).battery_pct
+    except Exception as exc:
+        log.warning("%s insole: could not read its details (%s)", f.side, exc)
+    return row
 
 
 def pick_pair(found: list[FoundInsole]) -> dict[str, FoundInsole]:
@@ -312,8 +357,18 @@ class FootLink:
 
 def monotonic_clock(time_scale: float = 1.0) -> Callable[[], int]:
     """A session clock: ns since now, optionally running ``time_scale`` times
-    faster (a virtual session that streams faster than real time)."""
+    faster (a virtual session that streams faster than real time).
+
+    The clock's ``origin_ns`` attribute is ``time.monotonic_ns()`` at its 0
+    (the host's monotonic clock, which other processes of the same boot
+    share): host time ``h`` ns of the session is ``origin_ns + h / time_scale``
+    on that clock."""
     t0 = time.monotonic_ns()
     if time_scale == 1.0:
-        return lambda: time.monotonic_ns() - t0
-    return lambda: int((time.monotonic_ns() - t0) * time_scale)
+        def clock() -> int:
+            return time.monotonic_ns() - t0
+    else:
+        def clock() -> int:
+            return int((time.monotonic_ns() - t0) * time_scale)
+    clock.origin_ns = t0  # type: ignore[attr-defined]
+    return clock

@@ -46,6 +46,11 @@ UPDATE_S = 0.02
 #: commit without fsync: cheap, and the OS keeps it if the process is killed)
 COMMIT_S = 0.1
 
+#: the shortest eyes-open or eyes-closed phase a guided standing test accepts,
+#: s (the analysis drops the first 3 s of each as settling; 30 s is the
+#: default and the usual minimum in balance research)
+MIN_EYES_PHASE_S = 15.0
+
 #: the guided standing test: (phase, seconds, instruction)
 GUIDED = {
     "standing": (("countdown", 3.0, "Stand still on both feet: the test starts in {remaining:.0f} s"),
@@ -63,7 +68,8 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
                          sampling_rate_hz: int = 200, time_scale: float = 1.0, scan_timeout_s: float = 5.0,
                          stop: asyncio.Event | None = None, on_update: Callable[[LiveStats], None] | None = None,
                          on_phase: Callable[[str, float], None] | None = None, source: str = "ble",
-                         extra_meta: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+                         extra_meta: dict[str, Any] | None = None,
+                         final_meta: Callable[[], dict[str, Any]] | None = None, overwrite: bool = False) -> Path:
     """Record both feet into ``path`` following a guided protocol.
 
     Parameters
@@ -92,7 +98,13 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     source : str
         ``meta.source`` of the file (``ble``, ``virtual-radio``).
     extra_meta : dict, optional
-        More metadata (``started_utc``, ``truth``), written first.
+        More metadata (``started_utc``), written first.
+    final_meta : callable, optional
+        ``final_meta()`` -> more metadata, computed and written when the
+        session ends, before the file is closed: for what is slow to compute
+        and not needed while recording (a simulation's truth takes about a
+        second for an hour-long run), so that it does not delay connecting.
+        A killed session's file does not have it.
     overwrite : bool
         Replace an existing file.
 
@@ -100,6 +112,12 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     -------
     Path
         The recording.
+
+    Notes
+    -----
+    ``meta.host_monotonic_origin_ns`` is ``time.monotonic_ns()`` at the
+    session's host time 0: packet ``host_time_ns`` ``h`` arrived at
+    ``origin + h / time_scale`` on the host's monotonic clock.
     """
     check_body_mass_kg(body_mass_kg)
     check_new_recording(path, overwrite=overwrite)  # before scanning, not after a minute of connecting
@@ -110,7 +128,10 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
     queue: asyncio.Queue[Packet] = asyncio.Queue()
     stats = LiveStats()
     meta = {"source": source, "protocol": protocol, "sampling_rate_hz": sampling_rate_hz, "subject": subject,
-            "body_mass_kg": body_mass_kg, "app_version": __version__, "time_scale": time_scale, **(extra_meta or {})}
+            "body_mass_kg": body_mass_kg, "app_version": __version__, "time_scale": time_scale,
+            # host time 0 on the host's monotonic clock (shared by the processes of one boot): an outside
+            # event (a kill, another program's log) can be placed on the recording's time axis
+            "host_monotonic_origin_ns": getattr(clock, "origin_ns", None), **(extra_meta or {})}
     found = pick_pair(await scan_insoles(timeout_s=scan_timeout_s, backend=scanner_backend, until_pair=True))
     with RecordingWriter(path, meta=meta, overwrite=overwrite, commit_interval_s=COMMIT_S) as writer:
         def on_event(side: str, kind: str, data: dict) -> None:
@@ -136,6 +157,8 @@ async def record_session(path: str | os.PathLike, *, protocol: str, duration_s: 
             await asyncio.sleep(0)
             queue.put_nowait(None)  # type: ignore[arg-type]
             await consumer
+            if final_meta is not None:
+                writer.update_meta(**final_meta())
     return Path(path)
 
 
@@ -147,7 +170,8 @@ def guide_plan(protocol: str, duration_s: float | None = None) -> tuple[tuple[st
     protocol : str
         ``standing``: :data:`GUIDED` ``["standing"]``; with ``duration_s``
         (the whole test, s), eyes open and eyes closed share what the
-        countdown, the lifts and the rests leave (at least 5 s each).
+        countdown, the lifts and the rests leave (at least
+        :data:`MIN_EYES_PHASE_S` each).
         ``run``: one step ``run`` of ``duration_s`` (None: until stopped).
 
     Raises
@@ -161,7 +185,12 @@ def guide_plan(protocol: str, duration_s: float | None = None) -> tuple[tuple[st
         steps = GUIDED["standing"]
         if duration_s:
             fixed = sum(d for name, d, _ in steps if not name.startswith("eyes"))
-            each = max(5.0, (duration_s - fixed) / 2.0)
+            if not duration_s >= fixed + 2 * MIN_EYES_PHASE_S:
+                raise InsoleError(
+                    f"a standing test needs at least {fixed + 2 * MIN_EYES_PHASE_S:g} s (countdown and "
+                    f"foot lifts {fixed:g} s, then eyes open and eyes closed at least {MIN_EYES_PHASE_S:g} s each; "
+                    f"30 s each is recommended, the default); got {duration_s:g} s")
+            each = (duration_s - fixed) / 2.0
             steps = tuple((n, each if n.startswith("eyes") else d, text) for n, d, text in steps)
         return steps
     return (("run", float(duration_s) if duration_s else float("inf"), "Run: Ctrl-C ends the recording"),)

@@ -2,10 +2,15 @@
 
 Why SQLite: it is transactional (a committed packet survives ``kill -9``),
 ships with Python, and any SQLite tool can open the file. The writer runs
-in WAL mode and commits at least every ``commit_interval_s`` (0.25 s), so a
-crash loses at most the last quarter second; :meth:`RecordingWriter.close`
-checkpoints and switches back to a rollback journal so the finished file is
-one self-contained file.
+in WAL mode and commits at least every ``commit_interval_s`` (0.25 s by
+default, 0.1 s in a live session), so a crash loses at most that much. The
+committed data sit in the ``-wal`` file beside the recording until a
+checkpoint copies them into the main file: the writer checkpoints at the
+start (so the main file is a recording from its first second) and at least
+every ``checkpoint_interval_s`` (1 s), so a copy of the main file alone,
+taken after a crash without its ``-wal``, lacks at most that much more.
+:meth:`RecordingWriter.close` checkpoints and switches back to a rollback
+journal so the finished file is one self-contained file.
 
 Schema (``format = insole.recording/1`` in ``meta``)::
 
@@ -43,7 +48,7 @@ from ..paths import require_file
 log = logging.getLogger("insole")
 
 __all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "check_new_recording", "RawRecording", "RecordingReader",
-           "SideHeaders", "read_raw", "is_recording_file"]
+           "SideHeaders", "read_raw", "is_recording_file", "wal_missing"]
 
 #: packets fetched per round trip when streaming payloads
 PAYLOAD_CHUNK = 2048
@@ -72,15 +77,13 @@ def check_new_recording(path: str | os.PathLike, *, overwrite: bool = False) -> 
 
     Raises
     ------
-    RecordingError
-        The file exists (and ``overwrite`` is False) or its folder does not.
+    OutputError
+        The file exists (and ``overwrite`` is False), is a folder or a
+        device, or its folder does not exist.
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise RecordingError(f"{path} already exists; choose another name or remove it")
-    if not path.parent.exists():
-        raise RecordingError(f"folder {path.parent} does not exist")
-    return path
+    from ..paths import check_output
+
+    return check_output(path, force=overwrite, force_flag=None)
 
 
 class RecordingWriter:
@@ -99,6 +102,9 @@ class RecordingWriter:
         Longest time between commits, seconds (what a crash can lose). In WAL
         mode with ``synchronous=NORMAL`` a commit is an append without fsync,
         so committing often is cheap.
+    checkpoint_interval_s : float
+        Longest time between checkpoints of the WAL into the main file,
+        seconds (what a copy of the main file alone can lack beyond that).
 
     Notes
     -----
@@ -106,17 +112,20 @@ class RecordingWriter:
     """
 
     def __init__(self, path: str | os.PathLike, *, meta: dict[str, Any] | None = None,
-                 overwrite: bool = False, commit_interval_s: float = 0.25) -> None:
+                 overwrite: bool = False, commit_interval_s: float = 0.25,
+                 checkpoint_interval_s: float = 1.0) -> None:
         self.path = check_new_recording(path, overwrite=overwrite)
         if self.path.exists():
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
         self.commit_interval_s = commit_interval_s
+        self.checkpoint_interval_s = checkpoint_interval_s
         self._t0_ns = time.monotonic_ns()
         self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._last_checkpoint = time.monotonic()
         self._conn.execute("BEGIN")
         self._last_commit = time.monotonic()
         self._closed = False
@@ -125,6 +134,7 @@ class RecordingWriter:
         base.update(meta or {})
         self.update_meta(**base)
         self.commit()
+        self.checkpoint()
 
     # -- time --------------------------------------------------------------
     def now_ns(self) -> int:
@@ -177,11 +187,25 @@ class RecordingWriter:
             self.commit()
 
     def commit(self) -> None:
-        """Make everything written so far durable."""
+        """Make everything written so far durable (and checkpoint the WAL
+        into the main file when one is due)."""
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
-        self._conn.execute("BEGIN")
         self._last_commit = time.monotonic()
+        if self._last_commit - self._last_checkpoint >= self.checkpoint_interval_s:
+            self.checkpoint()
+        self._conn.execute("BEGIN")
+
+    def checkpoint(self) -> None:
+        """Copy the committed WAL frames into the main file (a passive
+        checkpoint: it never waits for readers)."""
+        in_tx = self._conn.in_transaction
+        if in_tx:
+            self._conn.execute("COMMIT")
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self._last_checkpoint = time.monotonic()
+        if in_tx:
+            self._conn.execute("BEGIN")
 
     def close(self) -> None:
         """Commit, checkpoint, and leave one self-contained file."""
@@ -218,9 +242,12 @@ class SideHeaders:
     host_time_ns: np.ndarray
     header_bytes: np.ndarray
     lengths: np.ndarray
+    #: rows of this side skipped because damage changed their column types
+    #: (not a packet: counted as invalid, never decoded)
+    untyped_rows: int = 0
 
 
-def _headers_from_payloads(host_time_ns: np.ndarray, payloads: list[bytes]) -> SideHeaders:
+def _headers_from_payloads(host_time_ns: np.ndarray, payloads: list[bytes], untyped_rows: int = 0) -> SideHeaders:
     from ..protocol.packet import HEADER_SIZE
 
     pad = bytes(HEADER_SIZE)
@@ -229,6 +256,7 @@ def _headers_from_payloads(host_time_ns: np.ndarray, payloads: list[bytes]) -> S
         host_time_ns=np.asarray(host_time_ns, dtype=np.int64),
         header_bytes=np.frombuffer(head, dtype=np.uint8).reshape(len(payloads), HEADER_SIZE),
         lengths=np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads)),
+        untyped_rows=untyped_rows,
     )
 
 
@@ -259,13 +287,15 @@ class RawRecording:
     markers: list[dict[str, Any]] = field(default_factory=list)
     damaged: bool = False
     skipped_rows: int = 0
+    untyped_rows: dict[str, int] = field(default_factory=dict)
+    missing_wal: bool = False
 
     # the packet-source interface shared with RecordingReader
     def sides(self) -> list[str]:
         return [s for s in SIDES if s in self.payloads]
 
     def headers(self, side: str) -> SideHeaders:
-        return _headers_from_payloads(self.host_time_ns[side], self.payloads[side])
+        return _headers_from_payloads(self.host_time_ns[side], self.payloads[side], self.untyped_rows.get(side, 0))
 
     def iter_payloads(self, side: str, chunk: int = PAYLOAD_CHUNK) -> Iterable[list[bytes]]:
         p = self.payloads[side]
@@ -288,6 +318,8 @@ class RecordingReader:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._fallback: RawRecording | None = None
+        self.missing_wal = wal_missing(self.path)
+        self._recovered = _left_by_a_crash(self.path)
         try:
             self._conn = _open_checked(self.path)
         except _Damaged:
@@ -301,6 +333,7 @@ class RecordingReader:
             self.markers = _markers(self._conn.execute(
                 "SELECT id, host_time_ns, kind, name, data FROM markers ORDER BY id").fetchall())
             self._codes = [r[0] for r in self._conn.execute(f"SELECT DISTINCT side FROM packets WHERE {_TYPED}")]
+            self._untyped = _untyped_rows(self._conn)
         except (sqlite3.DatabaseError, RecordingError) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and not _is_damage(exc):
                 self._conn.close()
@@ -320,14 +353,16 @@ class RecordingReader:
             return self._fallback.headers(side)
         try:
             rows = self._conn.execute(
-                "SELECT host_time_ns, length(payload), substr(payload, 1, 15) FROM packets "
+                # substr() of a zero-length blob is NULL, not an empty blob
+                "SELECT host_time_ns, length(payload), ifnull(substr(payload, 1, 15), x'') FROM packets "
                 f"WHERE side = ? AND {_TYPED} ORDER BY id", (SIDE_CODE[side],)).fetchall()
         except sqlite3.DatabaseError as exc:
             if not _is_damage(exc):
                 raise RecordingError(f"{self.path}: cannot read the recording ({exc})") from None
             return self._fall_back().headers(side)
+        untyped = self._untyped.get(side, 0)
         if not rows:
-            return SideHeaders(np.zeros(0, np.int64), np.zeros((0, 15), np.uint8), np.zeros(0, np.int64))
+            return SideHeaders(np.zeros(0, np.int64), np.zeros((0, 15), np.uint8), np.zeros(0, np.int64), untyped)
         times, lengths, heads = zip(*rows)
         lengths = np.asarray(lengths, dtype=np.int64)
         if (lengths < 15).any():  # short (invalid) packets: pad their headers
@@ -336,6 +371,7 @@ class RecordingReader:
             host_time_ns=np.asarray(times, dtype=np.int64),
             header_bytes=np.frombuffer(b"".join(heads), dtype=np.uint8).reshape(len(rows), 15),
             lengths=lengths,
+            untyped_rows=untyped,
         )
 
     def iter_payloads(self, side: str, chunk: int = PAYLOAD_CHUNK) -> Iterable[list[bytes]]:
@@ -362,6 +398,8 @@ class RecordingReader:
 
     def close(self) -> None:
         if self._fallback is None:
+            if self._recovered:
+                _finish_recovery(self._conn, self.path)
             self._conn.close()
 
     def __enter__(self) -> "RecordingReader":
@@ -369,6 +407,45 @@ class RecordingReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def wal_missing(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a recording that was never closed (still in WAL
+    mode: its writer was killed, or it was copied while recording) and its
+    ``-wal`` file is not beside it, so the last data committed before the
+    crash (at most the writer's checkpoint interval, 1 s) are not in it.
+    Checked before the file is opened (opening may create a new ``-wal``)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(20)
+    except OSError:
+        return False
+    return (len(head) == 20 and head[:16] == _SQLITE_MAGIC and head[18] == 2
+            and not Path(str(path) + "-wal").exists())
+
+
+def _left_by_a_crash(path: str | os.PathLike) -> bool:
+    """True when ``path`` is still in WAL mode with its ``-wal`` beside it:
+    its writer was killed (or is still writing)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(20)
+    except OSError:
+        return False
+    return len(head) == 20 and head[18] == 2 and Path(str(path) + "-wal").exists()
+
+
+def _finish_recovery(conn: sqlite3.Connection, path: Path) -> None:
+    """Do what the killed writer's close would have done: checkpoint the WAL
+    into the main file and leave one self-contained file (rollback journal).
+    The data are unchanged. Skipped when another process still writes the
+    file (it holds the lock) or the file is read-only."""
+    try:
+        conn.execute("PRAGMA busy_timeout=0")  # a writer still at work: give up at once, never block it
+        conn.execute("PRAGMA journal_mode=DELETE").fetchall()
+        log.info("%s was left by a crash: its -wal was merged into it", path)
+    except sqlite3.DatabaseError as exc:
+        log.debug("%s: not merging its -wal (%s)", path, exc)
 
 
 def is_recording_file(path: str | os.PathLike) -> bool:
@@ -396,6 +473,8 @@ def read_raw(path: str | os.PathLike) -> RawRecording:
     import tempfile
 
     path = Path(path)
+    missing_wal = wal_missing(path)
+    recovered = _left_by_a_crash(path)
     with tempfile.TemporaryDirectory(prefix="insole-repair-") as tmp:
         try:
             conn = _open_checked(path)
@@ -419,7 +498,10 @@ def read_raw(path: str | os.PathLike) -> RawRecording:
             except sqlite3.DatabaseError:
                 devices, damaged = {}, True
             rows, skipped = _read_rows(conn, "packets", "id, side, host_time_ns, payload", where=_TYPED)
+            untyped = _untyped_rows(conn)
             markers_rows, skipped_m = _read_rows(conn, "markers", "id, host_time_ns, kind, name, data")
+            if recovered and not damaged:
+                _finish_recovery(conn, path)
         finally:
             conn.close()
     damaged = damaged or skipped > 0 or skipped_m > 0
@@ -438,7 +520,18 @@ def read_raw(path: str | os.PathLike) -> RawRecording:
                 payloads[side] = [blobs[i] for i in sel] if sel.size != len(blobs) else list(blobs)
     markers = _markers(markers_rows)
     return RawRecording(meta=meta, devices=devices, host_time_ns=host, payloads=payloads, markers=markers,
-                        damaged=damaged, skipped_rows=skipped + skipped_m)
+                        damaged=damaged, skipped_rows=skipped + skipped_m, untyped_rows=untyped, missing_wal=missing_wal)
+
+
+def _untyped_rows(conn: sqlite3.Connection) -> dict[str, int]:
+    """Side -> packet rows whose other columns damage has given the wrong
+    type (empty when the table cannot be read)."""
+    try:
+        rows = conn.execute("SELECT side, count(*) FROM packets WHERE typeof(side) = 'integer' AND NOT "
+                            f"({_TYPED}) GROUP BY side").fetchall()
+    except sqlite3.DatabaseError:
+        return {}
+    return {SIDE_FROM_CODE[code]: int(n) for code, n in rows if code in SIDE_FROM_CODE}
 
 
 _DAMAGE_CODES = {10, 11, 26}  # SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB

@@ -24,8 +24,9 @@ from matplotlib.figure import Figure
 
 from .. import __version__
 from ..analysis.analyze import AnalysisResult
-from ..errors import InsoleError
+from ..errors import InsoleError, OutputError
 from ..model import Recording
+from ..paths import atomic_output, check_output
 from .figures import (
     asymmetry_figure,
     cop_paths_figure,
@@ -36,6 +37,8 @@ from .figures import (
     load_share_figure,
     steps_over_time_figure,
 )
+from . import fonts
+from .fonts import printable
 from .text import headline, key_numbers, methods_text, quality_rows, quality_verdict
 
 log = logging.getLogger("insole")
@@ -43,6 +46,8 @@ log = logging.getLogger("insole")
 __all__ = ["Session", "sessions_of", "write_report"]
 
 A4_IN = (8.27, 11.69)
+#: longest subject name in the page header; longer ones end in an ellipsis
+SUBJECT_MAX_CHARS = 36
 _QUALITY_COLOURS = {"good": "#1b7837", "fair": "#b35806", "poor": "#c51b7d"}
 
 
@@ -82,13 +87,15 @@ class _Pages:
         self.protocols = ", ".join(sorted({r.protocol for _, r in session.items}))
         dev = next((d for rec in recs for d in rec.meta.devices.values()), None)
         self.device = (f"{dev.model or dev.name} fw {dev.firmware_revision}" if dev else recs[0].meta.source)
+        self.device = printable(self.device, max_chars=48)
 
     def new(self, title: str) -> Figure:
         self.n += 1
         fig = Figure(figsize=A4_IN)
         fig.text(0.07, 0.955, title, fontsize=16, weight="bold")
-        fig.text(0.07, 0.935, f"{self.subject or 'unnamed subject'}  |  session {self.session.date}  |  "
-                              f"{self.protocols}  |  {self.device}", fontsize=8.5, color="0.35")
+        fig.text(0.07, 0.935, f"{printable(self.subject, max_chars=SUBJECT_MAX_CHARS) or 'unnamed subject'}  |  "
+                              f"session {self.session.date}  |  {self.protocols}  |  {printable(self.device)}",
+                 fontsize=8.5, color="0.35")
         fig.text(0.93, 0.955, f"page {self.n}", ha="right", fontsize=8, color="0.4")
         fig.text(0.5, 0.015, f"insole {__version__}, report made {date.today().isoformat()}", ha="center",
                  fontsize=7, color="0.5")
@@ -123,7 +130,7 @@ def _table(fig: Figure, y: float, rows: list[list[str]], header: list[str], widt
 
 
 def write_report(recordings: list[Recording], results: list[AnalysisResult], path: str | os.PathLike, *,
-                 subject: str = "", png_dir: str | os.PathLike | None = None) -> Path:
+                 subject: str = "", png_dir: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
     """Write the physiotherapist's PDF (and, with ``png_dir``, each figure as PNG).
 
     Parameters
@@ -136,19 +143,57 @@ def write_report(recordings: list[Recording], results: list[AnalysisResult], pat
         Defaults to the recordings' subject.
     png_dir : str or Path, optional
         Folder for the figures as PNG files (created if missing).
+    overwrite : bool
+        Replace an existing PDF and existing PNGs of the same names (never
+        one of the recordings).
+
+    Raises
+    ------
+    OutputError
+        An output exists (without ``overwrite``), is one of the recordings,
+        is a folder (``png_dir``: a file), or cannot be written. The PDF is
+        written to a temporary file and renamed into place, so a failure
+        leaves no half-written PDF and no changed file.
     """
     if not recordings:
         raise InsoleError("no recording to report on")
-    path = Path(path)
-    if not path.parent.exists():
-        raise InsoleError(f"folder {path.parent} does not exist")
+    inputs = [r.path for r in recordings if r.path]
+    path = check_output(path, inputs=inputs, force=overwrite)
+    if png_dir is not None and Path(png_dir).exists() and not Path(png_dir).is_dir():
+        raise OutputError(f"--png {png_dir} is a file; give a folder for the figures")
+    with atomic_output(path) as tmp, matplotlib.rc_context(fonts.rc()):
+        pngs, n_pages = _write_pdf(tmp, recordings, results, subject=subject)
+        if png_dir is not None:
+            _write_pngs(pngs, Path(png_dir), inputs=inputs, overwrite=overwrite)
+    log.info("wrote %s: %d pages", path, n_pages)
+    return path
+
+
+def _write_pngs(figures: dict[str, Figure], folder: Path, *, inputs: list[str], overwrite: bool) -> None:
+    """Each figure as ``folder/<name>.png``; every target is checked before
+    the first is written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--png: cannot create the folder {folder}: {exc.strerror or exc}") from None
+    targets = {name: check_output(folder / f"{name}.png", inputs=inputs, force=overwrite, flag="--png")
+               for name in figures}
+    for name, fig in figures.items():
+        with atomic_output(targets[name]) as tmp:
+            fig.savefig(tmp, dpi=150, format="png")
+
+
+def _write_pdf(path: Path, recordings: list[Recording], results: list[AnalysisResult], *,
+               subject: str) -> tuple[dict[str, Figure], int]:
+    """Write the pages to ``path``; the figures for PNG files and the page
+    count."""
     sessions = sessions_of(recordings, results)
     cur = sessions[-1]
     subject = subject or next((r.meta.subject for r in recordings if r.meta.subject), "")
     standing, gait = cur.standing, cur.gait
     st_rec, g_rec = cur.recording_of("standing"), cur.recording_of("gait")
     pngs: dict[str, Figure] = {}
-    with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(path) as pdf:
+    with PdfPages(path) as pdf:
         pages = _Pages(pdf, subject, cur)
         # --- 1. summary --------------------------------------------------------------------------
         fig = pages.new("Weight-bearing report")
@@ -219,7 +264,8 @@ def write_report(recordings: list[Recording], results: list[AnalysisResult], pat
         fig = pages.new("Data quality")
         y = _paragraph(fig, 0.9, sentence, color=_QUALITY_COLOURS[level], weight="bold")
         for rec, res in cur.items:
-            y = _paragraph(fig, y - 0.01, f"{Path(rec.path).name or rec.meta.source}: {res.protocol}, "
+            y = _paragraph(fig, y - 0.01, f"{printable(Path(rec.path).name or rec.meta.source, max_chars=80)}: "
+                           f"{res.protocol}, "
                            f"{rec.duration_s:.0f} s at {rec.meta.sampling_rate_hz:g} Hz ({rec.meta.source})",
                            size=10, weight="bold")
             y = _table(fig, y, quality_rows(rec, res.standing, res.gait), ["", "left", "right"], [0.42, 0.22, 0.22])
@@ -234,10 +280,4 @@ def write_report(recordings: list[Recording], results: list[AnalysisResult], pat
                    "above are those used for this report.", size=8, color="0.35")
         pages.save(fig)
         n_pages = pages.n
-    if png_dir is not None:
-        out = Path(png_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, f in pngs.items():
-            f.savefig(out / f"{name}.png", dpi=150)
-    log.info("wrote %s: %d pages", path, n_pages)
-    return path
+    return pngs, n_pages

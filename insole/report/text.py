@@ -96,9 +96,14 @@ def quality_verdict(recordings: list[Recording], gaits: list[GaitResult | None])
             cautions.append(f"a {longest:.0f}-s gap in the data")
         if rec.quality.get("damaged_file"):
             problems.append("a damaged file (only its intact part was read)")
+        if rec.quality.get("missing_wal"):
+            cautions.append("a recording that was never closed, read without its -wal file (its last second "
+                            "may be missing)")
     for g in gaits:
         if g is None:
             continue
+        if g.span is not None and g.span.note:
+            cautions.append(g.span.note)
         if g.sensor.drifted:
             problems.append("an insole's sensor drifted during the run")
         n = sum(g.n_steps.values())

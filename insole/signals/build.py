@@ -34,7 +34,7 @@ from ..constants import (
 )
 from ..errors import RecordingError
 from ..model import DeviceInfo, Phase, Recording, RecordingMeta
-from ..protocol.packet import ACC_LSB_G, GYRO_LSB_DPS, decode_headers, decode_packets
+from ..protocol.packet import ACC_LSB_G, GYRO_LSB_DPS, PacketHeaders, decode_headers, decode_packets
 from ..recording.store import SideHeaders
 from .forces import force_and_cop, layout_for
 from .resample import PacketTimes, grid_rows, interpolate_rows
@@ -48,6 +48,10 @@ __all__ = ["decode_recording", "FootTiming", "foot_timing"]
 DEFAULT_COP_MIN_FORCE_N = 20.0
 #: COP threshold as a share of body weight when the body mass is known
 COP_MIN_FORCE_BW = 0.05
+#: invalid-packet reason of a stored row whose columns have the wrong types
+UNTYPED_REASON = "not a packet (stored with the wrong column types)"
+#: invalid-packet reason of a packet stamped before the recording started
+EARLY_REASON = "arrival time before the recording started"
 _EPOCH_STRIDE = 2**40
 _GRID_CHUNK = 16384
 
@@ -57,6 +61,7 @@ class PacketSource(Protocol):
     devices: dict[str, dict[str, Any]]
     markers: list[dict[str, Any]]
     damaged: bool
+    missing_wal: bool  # never closed, and its -wal file is not beside it
 
     def sides(self) -> list[str]: ...
     def headers(self, side: str) -> SideHeaders: ...
@@ -108,21 +113,27 @@ def foot_timing(headers: SideHeaders, *, side: str, sampling_rate_hz: float | No
         Nominal rate; by default the most common rate in the packets.
     """
     h = decode_headers(headers.header_bytes, headers.lengths)
-    valid = h.valid
+    # arrival is in ns since the recording started: an earlier one is damage
+    early = h.valid & (headers.host_time_ns < 0)
+    valid = h.valid & ~early
     quality: dict[str, Any] = {"packets": int(h.reasons.size), "invalid_packets": h.reason_counts()}
-    if not valid.any():
-        quality.update(sampling_rate_hz=sampling_rate_hz, samples_received=0, samples_expected=0, samples_lost=0,
-                       loss_pct=None, duplicates=0, device_restarts=0, gaps=[], clock=[])
-        empty = PacketTimes(*(np.zeros(0),) * 2, *(np.zeros(0, np.int64),) * 3)
-        return FootTiming(empty, valid, 0, False, quality)
-    if sampling_rate_hz is None:
-        values, counts = np.unique(h.sampling_rate_hz[valid], return_counts=True)
-        sampling_rate_hz = float(values[np.argmax(counts)])
+    if early.any():
+        quality["invalid_packets"][EARLY_REASON] = int(early.sum())
+    if headers.untyped_rows:
+        quality["packets"] += headers.untyped_rows
+        quality["invalid_packets"][UNTYPED_REASON] = headers.untyped_rows
+    if sampling_rate_hz is None and valid.any():
+        sampling_rate_hz = packet_rate_hz([h])
     keep = valid & (h.sampling_rate_hz == sampling_rate_hz)
     if (valid & ~keep).any():
         n_other = int((valid & ~keep).sum())
         log.warning("%s: %d packets at another sampling rate than %g Hz are ignored", side, n_other, sampling_rate_hz)
         quality["invalid_packets"]["other sampling rate"] = n_other
+    if not keep.any():
+        quality.update(sampling_rate_hz=sampling_rate_hz, samples_received=0, samples_expected=0, samples_lost=0,
+                       loss_pct=None, duplicates=0, device_restarts=0, gaps=[], clock=[])
+        empty = PacketTimes(*(np.zeros(0),) * 2, *(np.zeros(0, np.int64),) * 3)
+        return FootTiming(empty, keep, 0, False, quality)
 
     first, epoch = unwrap_indices(h.first_index[keep], device_time_us=h.device_time_us[keep],
                                   sampling_rate_hz=sampling_rate_hz)
@@ -181,6 +192,16 @@ def foot_timing(headers: SideHeaders, *, side: str, sampling_rate_hz: float | No
                       quality=quality)
 
 
+def packet_rate_hz(headers: list[PacketHeaders]) -> float | None:
+    """The sampling rate most of the valid packets give (of all the feet
+    together), Hz; None when no packet is valid. Ties go to the higher rate."""
+    rates = np.concatenate([h.sampling_rate_hz[h.valid] for h in headers]) if headers else np.zeros(0)
+    if rates.size == 0:
+        return None
+    values, counts = np.unique(rates, return_counts=True)
+    return float(values[::-1][np.argmax(counts[::-1])])
+
+
 def _codes(source: PacketSource, side: str, timing: FootTiming) -> tuple[np.ndarray, np.ndarray | None]:
     """Unpack one foot's kept samples, streaming its payloads in chunks."""
     codes = np.empty((timing.n_rows, N_SENSORS), dtype=np.uint16)
@@ -210,21 +231,26 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
         When neither foot has a single decodable sample.
     """
     meta = _meta(source)
-    rate = meta.sampling_rate_hz or None
-    timings = {side: foot_timing(source.headers(side), side=side, sampling_rate_hz=rate) for side in source.sides()}
+    headers = {side: source.headers(side) for side in source.sides()}
+    # the packets say at which rate they were sampled: the metadata's rate is only a label
+    rate = packet_rate_hz([decode_headers(h.header_bytes, h.lengths) for h in headers.values()])
+    if rate is not None and meta.sampling_rate_hz and rate != meta.sampling_rate_hz:
+        log.warning("%s: the metadata gives %g Hz but the packets are sampled at %g Hz; decoded at %g Hz",
+                    path or "recording", meta.sampling_rate_hz, rate, rate)
+    timings = {side: foot_timing(h, side=side, sampling_rate_hz=rate) for side, h in headers.items()}
+    del headers
     timings = {s: t for s, t in timings.items() if not t.empty}
     if not timings:
         where = f"{path}: " if path else ""
         if source.damaged:
             raise RecordingError(f"{where}the file is damaged (truncated?) and none of its samples could be recovered")
         raise RecordingError(f"{where}the recording holds no decodable samples (was it stopped before streaming?)")
-    if not rate:
-        rate = next(iter(timings.values())).quality["sampling_rate_hz"]
-        meta = replace(meta, sampling_rate_hz=rate)
+    meta = replace(meta, sampling_rate_hz=rate)
 
     t_min = min(t.times.t_first_s[0] for t in timings.values())
     t_max = max(t.times.t_last_s.max() for t in timings.values())
     j0, j1 = int(np.ceil(t_min * rate - 1e-6)), int(np.floor(t_max * rate + 1e-6))
+    _check_grid(j1 - j0 + 1, timings, rate, path)
     grid = np.arange(j0, j1 + 1, dtype=np.float64) / rate
     body_weight_n = meta.body_mass_kg * STANDARD_GRAVITY_M_S2 if meta.body_mass_kg else None
     min_force_n = COP_MIN_FORCE_BW * body_weight_n if body_weight_n else DEFAULT_COP_MIN_FORCE_N
@@ -266,11 +292,27 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
     return Recording(samples=samples, meta=meta, quality=quality, path=path)
 
 
+def _check_grid(n_grid: int, timings: dict[str, FootTiming], rate: float, path: str) -> None:
+    """Refuse a time grid far longer than the samples it holds: the samples
+    were placed by arrival times that damage has moved (a foot's packets
+    stamped years apart), and the grid would exhaust memory."""
+    from ..importers.common import GRID_FACTOR, GRID_SLACK
+
+    n_samples = sum(t.n_rows for t in timings.values())
+    if n_grid <= GRID_FACTOR * n_samples + GRID_SLACK:
+        return
+    where = f"{path}: " if path else ""
+    spans = "; ".join(f"{s} {t.times.t_first_s[0]:.6g} to {t.times.t_last_s.max():.6g} s" for s, t in timings.items())
+    raise RecordingError(f"{where}the arrival times are damaged: {n_samples} samples at {rate:g} Hz would spread "
+                         f"over {n_grid / rate:.3g} s ({spans})")
+
+
 def _summary_quality(timings: dict[str, FootTiming], source: PacketSource) -> dict[str, Any]:
     q: dict[str, Any] = {
         "packet_loss_pct": {s: t.quality["loss_pct"] for s, t in timings.items()},
         "gaps": [g for t in timings.values() for g in t.quality["gaps"]],
         "damaged_file": bool(source.damaged),
+        "missing_wal": bool(getattr(source, "missing_wal", False)),
     }
     if len(timings) == 2:
         ppm = [timings[s].quality["clock"][0]["rate_ppm"] for s in SIDES]
@@ -294,7 +336,7 @@ def _positive(x: Any) -> float | None:
     """A positive finite number from metadata, or None."""
     try:
         v = float(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer beyond a float
         return None
     return v if np.isfinite(v) and v > 0 else None
 
@@ -320,8 +362,27 @@ def _meta(source: PacketSource) -> RecordingMeta:
         devices=devices,
         phases=_phases(source.markers),
         truth=m.get("truth") if isinstance(m.get("truth"), dict) else None,
-        extra={"cop_frame": "foot", **{k: v for k, v in m.items() if k not in known}},
+        extra=_extra({k: v for k, v in m.items() if k not in known}),
     )
+
+
+#: extra metadata keys the analysis reads: stored value -> usable value, or None
+_EXTRA_CHECKS = {"distance_m": _positive, "foot_length_mm": _positive,
+                 "event_convention": lambda v: v if isinstance(v, str) else None}
+
+
+def _extra(items: dict[str, Any]) -> dict[str, Any]:
+    """The other metadata keys; those the analysis reads are dropped when
+    their stored value is unusable (a damaged or hand-edited file). An insole
+    recording's COP is always in the foot frame."""
+    out = {}
+    for k, v in items.items():
+        check = _EXTRA_CHECKS.get(k)
+        if check is not None and (v := check(v)) is None:
+            log.warning("metadata %s=%r is unusable; ignored", k, items[k])
+            continue
+        out[k] = v
+    return {**out, "cop_frame": "foot"}
 
 
 def _phases(markers: list[dict[str, Any]]) -> tuple[Phase, ...]:

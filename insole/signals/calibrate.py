@@ -24,7 +24,7 @@ import numpy as np
 from ..constants import COP_X, COP_Y, FORCE, LEFT, RIGHT, SENSOR_CHANNELS, SIDES, STANDARD_GRAVITY_M_S2
 from ..errors import InsoleError
 from ..model import Phase, Recording
-from .forces import force_and_cop, layout_for
+from .forces import NO_LOAD_N, force_and_cop, layout_for
 
 log = logging.getLogger("insole")
 
@@ -200,6 +200,13 @@ def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: 
         # while the left foot is lifted the right one carries the body weight
         carried = {_CARRIER[s]: _mean_force(recording, _CARRIER[s], _window(recording, lifts[s], settle_s))
                    for s in SIDES}
+        for lifted in SIDES:
+            carrier, f, ph = _CARRIER[lifted], carried[_CARRIER[lifted]], lifts[lifted]
+            if not f >= NO_LOAD_N:
+                what = "had no data" if np.isnan(f) else f"read {f:.0f} N"
+                raise InsoleError(f"calibration failed: the {carrier} insole {what} while the {lifted} foot was "
+                                  f"lifted ({ph.name}, {ph.start_s:.1f}-{ph.end_s:.1f} s), when it should carry the "
+                                  f"whole body; check the {carrier} insole and repeat the test")
         target = bw if bw else float(np.mean(list(carried.values())))
         gains = {side: target / f for side, f in carried.items()}
         note = ("each insole calibrated while it carried the whole body weight (the other foot lifted)"
@@ -211,6 +218,10 @@ def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: 
         for p in quiet_phases:
             sel |= _window(recording, p, 0.0)
         total = sum(_mean_force(recording, s, sel) for s in recording.sides)
+        if not total >= NO_LOAD_N:
+            what = "have no data" if np.isnan(total) else f"carry {total:.0f} N together"
+            raise InsoleError(f"calibration failed: the feet {what} during quiet standing "
+                              f"({', '.join(p.name for p in quiet_phases)}); nothing to calibrate against")
         g = bw / total
         gains = {side: g for side in recording.sides}
         note = "one common factor so that quiet two-legged standing sums to body weight; a gain mismatch between the insoles is not corrected"

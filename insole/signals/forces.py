@@ -12,7 +12,11 @@ from ..protocol.layout import SensorLayout, reference_layout
 
 log = logging.getLogger("insole")
 
-__all__ = ["force_and_cop", "layout_for"]
+__all__ = ["force_and_cop", "layout_for", "NO_LOAD_N"]
+
+#: a foot whose force stays below this carries no load (an insole that is not
+#: worn, not working, or a file without forces), N
+NO_LOAD_N = 20.0
 
 
 def force_and_cop(pressure_kpa: np.ndarray, *, x_mm: np.ndarray, y_mm: np.ndarray, area_mm2: np.ndarray,
@@ -55,7 +59,7 @@ def layout_for(meta: RecordingMeta, side: str) -> SensorLayout:
     if dev is not None and dev.layout:
         try:
             layout = SensorLayout.from_dict(dev.layout)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int() of a JSON 1e999
             layout = None
         if layout is not None and _layout_ok(layout):
             return layout
@@ -68,4 +72,5 @@ def layout_for(meta: RecordingMeta, side: str) -> SensorLayout:
 def _layout_ok(layout: SensorLayout) -> bool:
     arrays = (layout.x_mm, layout.y_mm, layout.area_mm2)
     return (all(a.shape == (N_SENSORS,) and np.isfinite(a).all() for a in arrays)
-            and bool((layout.area_mm2 > 0).all()) and 0 < layout.pressure_lsb_kpa < 100)
+            and bool((layout.area_mm2 > 0).all()) and 0 < layout.pressure_lsb_kpa < 100
+            and 0 < layout.length_mm < 1000)

@@ -9,6 +9,7 @@ stand-in for streaming: a crash then leaves what was written so far).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import os
@@ -22,6 +23,7 @@ import numpy as np
 
 from .. import __version__
 from ..constants import ADVERTISED_NAMES, SIDES
+from ..paths import atomic_output, check_output
 from ..recording.store import RecordingWriter
 from .base import Scenario
 from .device import InsoleModel, PacketStream, sample_packets
@@ -97,12 +99,14 @@ def simulate_recording(
     realtime : bool
         Write at the pace of a live session (wall clock) instead of at once.
     overwrite : bool
-        Replace an existing file.
+        Replace an existing file (without ``realtime``: only once the new one
+        is complete, by an atomic rename).
     progress : callable, optional
         Called as ``progress(done_s, total_s)`` while writing.
     extra_meta : dict, optional
         More metadata keys.
     """
+    path = check_output(path, force=overwrite)
     insoles = insoles or default_insoles()
     rates = {m.sampling_rate_hz for m in insoles.values()}
     if len(rates) != 1:
@@ -124,7 +128,11 @@ def simulate_recording(
     markers += [(int(p.end_s * 1e9), "phase_end", p.name) for p in scenario.phases]
     markers += [(int(t * 1e9), "battery", side, {"battery_pct": m.battery_pct(t)})
                 for side, m in insoles.items() for t in np.arange(60.0, scenario.duration_s, 60.0)]
-    with RecordingWriter(path, meta=meta, overwrite=overwrite) as writer:
+    with contextlib.ExitStack() as stack:
+        # at once: written beside it and renamed into place; paced: written
+        # where it belongs, as a live session does (a crash leaves the part so far)
+        target = path if realtime else stack.enter_context(atomic_output(path))
+        writer = stack.enter_context(RecordingWriter(target, meta=meta, overwrite=overwrite or not realtime))
         for side, model in insoles.items():
             writer.set_device(side, _device_info(model))
         if realtime:

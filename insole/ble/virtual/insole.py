@@ -341,6 +341,12 @@ class VirtualInsole:
         return self._run is not None
 
     @property
+    def queued_packets(self) -> int:
+        """Packets in the transmit queue, not sent yet (0 once a stream is
+        drained)."""
+        return len(self._txq)
+
+    @property
     def dropped_samples(self) -> int:
         """Samples discarded on the device (transmit queue full)."""
         return self._dropped_samples
@@ -353,6 +359,23 @@ class VirtualInsole:
     def now_s(self) -> float:
         """Current true time, seconds."""
         return (self._loop.time() - self._epoch) * self.time_scale
+
+    def schedule_link_drop(self, start_s: float, duration_s: float) -> None:
+        """Go out of range at true time ``start_s`` for ``duration_s`` (s),
+        as a ``model.link_drops`` entry does: fault injection at a moment
+        chosen while running (e.g. once streaming, whatever the set-up took).
+
+        Raises
+        ------
+        ValueError
+            For a start already past or a duration that is not positive.
+        """
+        if not duration_s > 0:
+            raise ValueError(f"duration_s must be > 0, got {duration_s}")
+        if self._loop is not None and start_s < self.now_s():
+            raise ValueError(f"start_s {start_s} is in the past (now {self.now_s():.3f} s)")
+        self._drops[self._drop_i:] = sorted([*self._drops[self._drop_i:], (float(start_s), float(duration_s))])
+        self._engine_wake.kick()
 
     def status(self) -> Status:
         """The Status characteristic's current value, decoded."""
@@ -880,8 +903,10 @@ class VirtualInsole:
 
         if now >= self._next_battery_s:
             while self._next_battery_s <= now:
+                due_s = self._next_battery_s
                 self._next_battery_s += 60.0
-            self._battery = self.model.battery_pct(now)
+            # the level of the minute that is due: a late wake-up of the loop does not change it
+            self._battery = self.model.battery_pct(due_s)
             if self._conn is not None:
                 await self._device.gatt_server.notify_subscriber(self._conn, self._battery_char,
                                                                  bytes([self._battery]))

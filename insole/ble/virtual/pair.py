@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...constants import SIDES
+import numpy as np
+
+from ...constants import SIDES, STANDARD_GRAVITY_M_S2
 from ...sim.base import Scenario
 from ...sim.cued import CuedScenario
 from ...sim.device import InsoleModel
 from ...sim.session import default_insoles
 
-__all__ = ["virtual_pair", "VirtualPair", "person_for", "record_virtual"]
+__all__ = ["virtual_pair", "VirtualPair", "person_for", "still_person", "record_virtual"]
 
 
 def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0, body_mass_kg: float = 70.0,
@@ -39,19 +41,59 @@ def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0,
         Run: symmetry index of contact time, peak force and loading rate,
         ``100 (R - L) / (0.5 (R + L))`` %, positive = RIGHT larger.
     """
-    from ...sim.gait import GaitScenario
-    from ...sim.standing import StandingScenario
-    from ..session import guide_plan
-
     if protocol == "standing":
+        from ...sim.standing import StandingScenario
+        from ..session import guide_plan
+
         steps = {name: seconds for name, seconds, _ in guide_plan("standing", duration_s)}
         return StandingScenario(lift_s=steps["lift_left"], transition_s=steps["rest"],
                                 eyes_open_s=steps["eyes_open"], eyes_closed_s=steps["eyes_closed"],
                                 left_load_pct=left_load_pct, eyes_closed_shift_pp=eyes_closed_shift_pp,
                                 body_mass_kg=body_mass_kg, seed=seed)
+    from ...sim.gait import GaitScenario
+
     return GaitScenario(mode="run", duration_s=(duration_s or 3600.0) + 30.0, contact_time_si_pct=asymmetry_pct,
                         peak_force_si_pct=asymmetry_pct, loading_rate_si_pct=asymmetry_pct,
                         body_mass_kg=body_mass_kg, seed=seed)
+
+
+class _StillPerson(Scenario):
+    """Someone standing still, the weight even on both feet: uniform
+    pressure under every sensor (cheap to make: for a scan, where what the
+    insoles would stream is never looked at)."""
+
+    protocol = "standing"
+
+    def __init__(self, *, duration_s: float = 3600.0, body_mass_kg: float = 70.0) -> None:
+        from ...model import Phase
+        from ...protocol import reference_layout
+
+        self.duration_s = float(duration_s)
+        self.body_mass_kg = float(body_mass_kg)
+        self.phases = (Phase("eyes_open", 0.0, self.duration_s),)
+        area_mm2 = float(reference_layout("left").area_mm2.sum())
+        self._kpa = 0.5 * self.body_mass_kg * STANDARD_GRAVITY_M_S2 / area_mm2 * 1000.0
+
+    def pressures_kpa(self, side: str, t_s):
+        return np.full((np.size(t_s), 16), self._kpa)
+
+    def truth(self) -> dict[str, Any]:
+        return {"protocol": self.protocol, "left_load_pct": 50.0, "body_mass_kg": self.body_mass_kg}
+
+
+def still_person(*, duration_s: float = 3600.0, body_mass_kg: float = 70.0) -> Scenario:
+    """A simulated person standing still with the weight even on both feet
+    (uniform pressure, made at once): for ``insole scan --virtual``, which
+    only reads what the insoles say about themselves.
+
+    Parameters
+    ----------
+    duration_s : float
+        Length of the scenario, s.
+    body_mass_kg : float
+        Body mass, kg.
+    """
+    return _StillPerson(duration_s=duration_s, body_mass_kg=body_mass_kg)
 
 
 def _backend():
@@ -146,8 +188,10 @@ async def record_virtual(path: str | os.PathLike, person: Scenario, *, time_scal
     virtual insoles worn by ``person``: ``insole record --virtual`` and the demo.
 
     The person hears the guide (:meth:`VirtualPair.on_phase`); the file says
-    ``source: virtual-radio`` and holds the simulated truth
-    (:meth:`VirtualPair.truth`) besides ``extra_meta``.
+    ``source: virtual-radio`` and holds ``extra_meta`` and, once the session
+    has ended, the simulated truth (:meth:`VirtualPair.truth`; computed then,
+    as it takes about a second for an hour-long run: a killed session's file
+    has no truth).
 
     Parameters
     ----------
@@ -164,5 +208,5 @@ async def record_virtual(path: str | os.PathLike, person: Scenario, *, time_scal
 
     async with virtual_pair(person, time_scale=time_scale, insoles=insoles) as pair:
         return await record_session(path, backend=pair.backend, on_phase=pair.on_phase, time_scale=time_scale,
-                                    source="virtual-radio", extra_meta={"truth": pair.truth(), **(extra_meta or {})},
-                                    **session)
+                                    source="virtual-radio", extra_meta=extra_meta,
+                                    final_meta=lambda: {"truth": pair.truth()}, **session)
