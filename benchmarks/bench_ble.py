@@ -82,7 +82,7 @@ def one_run(seconds: float) -> dict:
     import rich.live
     from rich.console import Console
 
-    from insole.cli import _live, _live_view
+    from insole.cli import _live_view
 
     orig_refresh = rich.live.Live.refresh
 

@@ -47,8 +47,9 @@ def _safe(text: Any) -> str:
 def _progress(description: str):
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+    con = _console(stderr=True)
     return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                    console=_console(stderr=True), transient=True)
+                    console=con, transient=True, disable=not con.is_terminal)  # no stray blank line in a pipe
 
 
 @contextlib.contextmanager
@@ -168,7 +169,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import load
     from .export import export_samples
     from .paths import check_output
 

@@ -123,31 +123,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "hardware" in item.keywords:
             item.add_marker(skip)
-
-
-@pytest.fixture(autouse=True)
-def _alone_when_marked(request, tmp_path_factory):
-    """Tests marked ``alone`` (a SIGKILL after a fixed wall time, a start-up
-    race) measure wall-clock behaviour: they run while no other test of this
-    pytest run does, whatever ``-n``. Every test takes a shared lock on a
-    file all xdist workers see; an ``alone`` test takes it exclusively. A
-    gate lock, held while acquiring, stops new shared holders from starving a
-    waiting exclusive one. (Notebook items do not take part.)"""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; the tests simply share the machine
-        yield
-        return
-    alone = request.node.get_closest_marker("alone") is not None
-    folder = tmp_path_factory.getbasetemp().parent  # shared by the workers of one run
-    with open(folder / "alone.gate", "a") as gate, open(folder / "alone.lock", "a") as lock:
-        fcntl.flock(gate, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-        finally:
-            fcntl.flock(gate, fcntl.LOCK_UN)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(lock, fcntl.LOCK_UN)

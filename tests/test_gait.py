@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import insole
-from insole.analysis.gait import GaitOptions, analyze_gait
 from insole.sim.gait import GaitScenario
 from insole.sim.session import default_insoles, simulate_recording
 

@@ -237,3 +237,20 @@ def test_the_demo_shows_progress_before_the_first_insole_connects(tmp_path, monk
     with pytest.raises(RuntimeError, match="stop here"):
         run_demo(tmp_path, progress=lambda step, done, total: calls.append((step, done)))
     assert calls[0] == ("streaming earlier_standing.insole over the virtual radio", 0.0) and calls[1] == "connect"
+
+
+def test_a_run_with_too_few_usable_steps_gets_no_side_and_poor_quality(tmp_path):
+    """Heavy loss leaves most steps with a gap inside: no verdict rests on
+    the handful that remain, and the data-quality verdict says so."""
+    from insole.analysis.gait import MIN_STEPS_FOR_VERDICT
+    from insole.report.text import quality_verdict
+
+    out = tmp_path / "lossy.insole"
+    assert main(["simulate", "--scenario", "run", "--duration", "40", "--loss-pct", "30", "--asymmetry-pct", "20",
+                 "-o", str(out)]) == 0
+    rec = insole.load(out)
+    g = insole.analyze(rec).gait
+    assert min(g.n_steps.values()) < MIN_STEPS_FOR_VERDICT
+    assert g.favored_side == "none" and g.verdict.startswith("Too few steps")
+    level, sentence = quality_verdict([rec], [g])
+    assert level == "poor" and "too few steps" in sentence

@@ -285,3 +285,45 @@ def test_identity_counts_only_samples_with_both_feet():
     drift = sensor_drift(t, {s: np.zeros(t.size) for s in zeroed}, zeroed, edges_s=np.array([0.0, 60.0, 120.0]),
                          body_weight_n=700.0, options=DriftOptions())
     assert abs(drift.identity_change_pct) < 1.0 and not drift.drifted
+
+
+def test_lift_without_data_from_the_carrying_foot_falls_back(standing_file, tmp_path):
+    # the right insole connected late: it missed the left foot's lift
+    path = mutated(standing_file, tmp_path / "late.insole", "DELETE FROM packets WHERE side = 1 AND host_time_ns < 3.2e9")
+    rec, result = pipeline(path)
+    cal = result.standing.calibration
+    assert cal.method == "body_weight"
+    assert "the right insole has no data while the left foot was lifted" in cal.note
+    from insole.signals.calibrate import calibrate
+
+    with pytest.raises(InsoleError, match="the right insole had no data while the left foot was lifted"):
+        calibrate(rec, quiet_phases=(), method="single_leg")
+
+
+# --- MemoryError: damaged arrival times, an impossible distance -----------------
+
+def test_packets_stamped_before_the_start_are_counted(run_file, tmp_path):
+    path = mutated(run_file, tmp_path / "early.insole", "UPDATE packets SET host_time_ns = -5450601503396992 "
+                   "WHERE id IN (SELECT id FROM packets WHERE side = 0 ORDER BY id LIMIT 40 OFFSET 100)")
+    rec, result = pipeline(path)
+    assert rec.quality["sides"]["left"]["invalid_packets"] == {"arrival time before the recording started": 40}
+    assert 19.0 < rec.duration_s < 21.0 and result.gait is not None
+
+
+def test_a_foot_stamped_years_apart_is_refused(run_file, tmp_path):
+    from insole.errors import RecordingError
+
+    path = mutated(run_file, tmp_path / "late.insole",
+                   "UPDATE packets SET host_time_ns = host_time_ns + 71012486039085550 WHERE side = 1")
+    with pytest.raises(RecordingError, match="arrival times are damaged"):
+        insole.load(path)
+
+
+def test_impossible_distance(run_file, tmp_path):
+    rec = insole.load(run_file)
+    with pytest.raises(InsoleError, match="faster than anyone runs"):
+        insole.analyze(rec, distance_m=2.0e16)
+    path = mutated(run_file, tmp_path / "far.insole", "INSERT INTO meta(key, value) VALUES ('distance_m', '2e16')")
+    rec, result = pipeline(path)
+    assert "per_km" not in result.gait.drift
+    assert insole.analyze(rec, distance_m=200.0).gait is not None  # 10 m/s: a sprint, but possible

@@ -10,7 +10,6 @@ import pytest
 
 import insole
 from insole.analysis.standing import StandingOptions, analyze_standing
-from insole.sim.device import InsoleModel
 from insole.sim.session import default_insoles, simulate_recording
 from insole.sim.standing import StandingScenario
 

@@ -115,10 +115,6 @@ class FeetSpan:
     analysed_s: tuple[float, float]
     note: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"start_s": self.start_s, "end_s": self.end_s, "analysed_s": list(self.analysed_s),
-                "note": self.note}
-
 
 def feet_span(recording: Recording, *, limit_s: float = ONE_FOOT_LIMIT_S) -> FeetSpan:
     """Each foot's first and last sample with a force, and the stretch both
@@ -277,12 +273,17 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
         per_km.insert(0, "km", np.arange(1, len(per_km) + 1))
         drift["per_km"] = per_km.to_dict("records")
         drift["distance_m"] = float(distance_m)
-    side = _overall(asym)
+    side = _overall(asym) if min(_kept_per_side(kept).values()) >= MIN_STEPS_FOR_VERDICT else "none"
     return GaitResult(mode=mode, steps=steps, per_side=per_side, n_steps={k: int((kept["side"] == k).sum()) for k in SIDES},
                       n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
                       cadence_spm=cadence, asymmetry=asym, drift=drift, sensor=sensor, favored_side=side,
-                      verdict=_verdict(asym, side, mode), thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
+                      verdict=_verdict(asym, side, mode, n_kept=_kept_per_side(kept), excluded=excluded),
+                      thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
                       notes=tuple(notes), options=o, span=span)
+
+
+#: fewest kept steps per foot for an asymmetry verdict (fewer: "too few steps")
+MIN_STEPS_FOR_VERDICT = 10
 
 
 def _plausible_distance_m(given_m: float | None, stored_m: Any, duration_s: float) -> float | None:
@@ -318,7 +319,17 @@ _LABEL = {"contact_time": "contact time", "flight_time": "flight time", "peak_fo
           "impulse": "impulse", "loading_rate": "loading rate"}
 
 
-def _verdict(asym: dict[str, MetricAsymmetry], side: str, mode: str = "run") -> str:
+def _kept_per_side(kept: pd.DataFrame) -> dict[str, int]:
+    return {k: int((kept["side"] == k).sum()) for k in SIDES}
+
+
+def _verdict(asym: dict[str, MetricAsymmetry], side: str, mode: str = "run", *, n_kept: dict[str, int] | None = None,
+             excluded: dict[str, int] | None = None) -> str:
+    if n_kept is not None and min(n_kept.values()) < MIN_STEPS_FOR_VERDICT:
+        why = ("; left out: " + ", ".join(f"{v} {k}" for k, v in excluded.items())) if excluded else ""
+        return (f"Too few steps to judge left against right: {n_kept[LEFT]} left and {n_kept[RIGHT]} right steps "
+                f"could be analysed, and at least {MIN_STEPS_FOR_VERDICT} per foot are needed{why}. No side is "
+                "called favoured.")
     favoured = [a for a in asym.values() if a.favored_side != "none"]
     flight = asym.get("flight_time")
     extra = f" Flight time is {flight.note}." if flight is not None and flight.note else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..analysis.asymmetry import LOAD_METRICS, TYPICAL_SA_PCT
+from ..analysis.gait import MIN_STEPS_FOR_VERDICT
 from ..analysis.gait import GaitResult
 from ..analysis.standing import StandingResult
 from ..model import Recording
@@ -108,7 +109,12 @@ def quality_verdict(recordings: list[Recording], gaits: list[GaitResult | None])
             problems.append("an insole's sensor drifted during the run")
         n = sum(g.n_steps.values())
         ex = sum(g.n_excluded.values())
-        if n and ex / (n + ex) > 0.15:
+        if min(g.n_steps.values()) < MIN_STEPS_FOR_VERDICT:
+            problems.append(f"too few steps could be analysed ({g.n_steps['left']} left, {g.n_steps['right']} "
+                            f"right; {ex} left out)")
+        elif ex / (n + ex) > 0.5:
+            problems.append(f"{ex} of {n + ex} steps left out")
+        elif ex / (n + ex) > 0.15:
             cautions.append(f"{ex} of {n + ex} steps left out")
     if problems:
         return "poor", ("Data quality is poor: " + "; ".join(problems)

@@ -150,6 +150,14 @@ def _mean_force(recording: Recording, side: str, sel: np.ndarray) -> float:
     return float(np.nanmean(f)) if np.isfinite(f).any() else float("nan")
 
 
+def _quiet_total(recording: Recording, quiet_phases: tuple[Phase, ...]) -> float:
+    """Mean of ``F_L + F_R`` (the sum of each foot's mean) over the quiet phases, N."""
+    sel = np.zeros(len(recording.samples), dtype=bool)
+    for p in quiet_phases:
+        sel |= _window(recording, p, 0.0)
+    return sum(_mean_force(recording, s, sel) for s in recording.sides)
+
+
 def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: str = "auto", zero: bool = True,
               body_mass_kg: float | None = None, settle_s: float = 0.5) -> tuple[Recording, Calibration]:
     """Zero the sensors and calibrate the forces of a standing recording.
@@ -161,8 +169,10 @@ def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: 
         Two-legged quiet standing (for the ``body_weight`` method and the
         check after calibration).
     method : str
-        ``"auto"``: ``single_leg`` when both lift phases exist, else
-        ``body_weight`` when the body mass is known, else ``none``.
+        ``"auto"``: ``single_leg`` when both lift phases exist and the
+        carrying foot has data in each, else ``body_weight`` when the body
+        mass is known and quiet standing has data, else ``none`` (the note
+        says why single-leg calibration was not possible).
     zero : bool
         Subtract the sensors' baselines from the lift phases first.
     body_mass_kg : float, optional
@@ -190,16 +200,24 @@ def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: 
             zeroed = True
     lifts = {side: _phase(recording, LIFT_PHASES[side]) for side in SIDES}
     have_lifts = all(lifts.values()) and set(recording.sides) == set(SIDES)
+    # while the left foot is lifted the right one carries the body weight
+    carried = ({_CARRIER[s]: _mean_force(recording, _CARRIER[s], _window(recording, lifts[s], settle_s))
+                for s in SIDES} if have_lifts else {})
+    # a lift without data from the carrying foot (an insole connected late) cannot calibrate
+    missing = [s for s in SIDES if have_lifts and np.isnan(carried[_CARRIER[s]])]
+    why_not = ""
     if method == "auto":
-        method = "single_leg" if have_lifts else ("body_weight" if bw else "none")
+        auto_total = _quiet_total(recording, quiet_phases) if bw else float("nan")
+        method = ("single_leg" if have_lifts and not missing else
+                  "body_weight" if bw and np.isfinite(auto_total) else "none")
+        if missing:
+            why_not = (f"; single-leg calibration was not possible: the {_CARRIER[missing[0]]} insole has no data "
+                       f"while the {missing[0]} foot was lifted")
     gains: dict[str, float] = {}
     if method == "single_leg":
         if not have_lifts:
             raise InsoleError("single-leg calibration needs the phases lift_left and lift_right "
                               "(the guided standing test records them)")
-        # while the left foot is lifted the right one carries the body weight
-        carried = {_CARRIER[s]: _mean_force(recording, _CARRIER[s], _window(recording, lifts[s], settle_s))
-                   for s in SIDES}
         for lifted in SIDES:
             carrier, f, ph = _CARRIER[lifted], carried[_CARRIER[lifted]], lifts[lifted]
             if not f >= NO_LOAD_N:
@@ -214,10 +232,7 @@ def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: 
     elif method == "body_weight":
         if not bw:
             raise InsoleError("body-weight calibration needs the body mass (--body-mass-kg)")
-        sel = np.zeros(len(recording.samples), dtype=bool)
-        for p in quiet_phases:
-            sel |= _window(recording, p, 0.0)
-        total = sum(_mean_force(recording, s, sel) for s in recording.sides)
+        total = _quiet_total(recording, quiet_phases)
         if not total >= NO_LOAD_N:
             what = "have no data" if np.isnan(total) else f"carry {total:.0f} N together"
             raise InsoleError(f"calibration failed: the feet {what} during quiet standing "
@@ -227,6 +242,7 @@ def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: 
         note = "one common factor so that quiet two-legged standing sums to body weight; a gain mismatch between the insoles is not corrected"
     else:
         note = "forces as recorded (not calibrated)"
+    note += why_not
     gains = {s: float(g) for s, g in gains.items()}
     if gains:
         if not all(np.isfinite(g) and g > 0 for g in gains.values()):
