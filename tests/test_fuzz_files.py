@@ -14,12 +14,12 @@ number, NaN or text). The budget is fixed and the examples derandomised
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_recording_fuzz import _BYTE_MUTATION, fuzz_settings, mutate_bytes, run_pipeline
@@ -47,7 +47,7 @@ _LINE_MUTATION = st.one_of(
 )
 
 
-def _generated(folder: Path) -> dict[str, bytes]:
+def _generated() -> dict[str, bytes]:
     """A standing test with foot lifts and a run as generic CSVs."""
     rng = np.random.default_rng(1)
     t = np.arange(0.0, 30.0, 0.02)
@@ -72,10 +72,12 @@ def _generated(folder: Path) -> dict[str, bytes]:
     return out
 
 
-@pytest.fixture(scope="module")
-def originals(tmp_path_factory):
+@functools.cache
+def originals() -> dict[str, bytes]:
+    """The files to mutate, by name (read once; not a fixture, so that a
+    failing example's report does not print megabytes of them)."""
     files = {name: (DATA / name).read_bytes() for name in REAL_FILES}
-    files.update(_generated(tmp_path_factory.mktemp("gen")))
+    files.update(_generated())
     return files
 
 
@@ -116,15 +118,15 @@ _NAMES = st.sampled_from(sorted([*REAL_FILES, "standing.csv", "run.csv"]))
 
 @fuzz_settings(150)
 @given(name=_NAMES, mutations=st.lists(_LINE_MUTATION, min_size=1, max_size=4))
-def test_line_mutations_of_imported_files_raise_only_own_errors(tmp_path_factory, originals, name, mutations):
+def test_line_mutations_of_imported_files_raise_only_own_errors(tmp_path_factory, name, mutations):
     path = tmp_path_factory.mktemp("lines") / Path(name).name
-    path.write_bytes(mutate_lines(originals[name], mutations))
+    path.write_bytes(mutate_lines(originals()[name], mutations))
     run_pipeline(path)
 
 
 @fuzz_settings(80)
 @given(name=_NAMES, mutations=st.lists(_BYTE_MUTATION, min_size=1, max_size=5))
-def test_byte_mutations_of_imported_files_raise_only_own_errors(tmp_path_factory, originals, name, mutations):
+def test_byte_mutations_of_imported_files_raise_only_own_errors(tmp_path_factory, name, mutations):
     path = tmp_path_factory.mktemp("bytes") / Path(name).name
-    path.write_bytes(mutate_bytes(originals[name], mutations))
+    path.write_bytes(mutate_bytes(originals()[name], mutations))
     run_pipeline(path)

@@ -4,6 +4,7 @@ analyses or raises the package's own error."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -21,42 +22,7 @@ from insole.sim.session import default_insoles, simulate_recording
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-@pytest.fixture(scope="module")
-def good_file(tmp_path_factory):
-    from conftest import StepScenario
-
-    path = tmp_path_factory.mktemp("fuzz") / "good.insole"
-    simulate_recording(path, StepScenario(duration_s=8.0), insoles=default_insoles(drop_pct=2.0))
-    return path.read_bytes()
-
-
-def _load_bytes(tmp_path_factory, data: bytes) -> None:
-    path = tmp_path_factory.mktemp("case") / "f.insole"
-    path.write_bytes(data)
-    run_pipeline(path)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.binary(max_size=3000), sqlite_header=st.booleans())
-def test_random_bytes_raise_only_own_errors(tmp_path_factory, data, sqlite_header):
-    _load_bytes(tmp_path_factory, (_SQLITE_MAGIC + data) if sqlite_header else data)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(edits=st.lists(st.tuples(st.floats(0.0, 1.0, exclude_max=True), st.binary(min_size=1, max_size=64)),
-                      min_size=1, max_size=6),
-       cut=st.one_of(st.none(), st.floats(0.0, 1.0)))
-def test_corrupted_recordings_load_or_raise_own_errors(tmp_path_factory, good_file, edits, cut):
-    data = bytearray(good_file)
-    for where, junk in edits:
-        at = int(where * len(data))
-        data[at:at + len(junk)] = junk
-    if cut is not None:
-        data = data[: int(cut * len(data))]
-    _load_bytes(tmp_path_factory, bytes(data))
-
-
-# --- the whole pipeline on mutated recordings -----------------------------------
+# --- the pipeline and the budget ---------------------------------------------------
 #
 # Each example mutates a good file, then runs what `insole info` and `insole
 # analyze --json` run: load, describe, analyze, to_dict, and the report's
@@ -99,6 +65,43 @@ def run_pipeline(path) -> None:
     text.quality_rows(rec, result.standing, result.gait)
     text.methods_text(result.standing, result.gait)
 
+
+@pytest.fixture(scope="module")
+def good_file(tmp_path_factory):
+    from conftest import StepScenario
+
+    path = tmp_path_factory.mktemp("fuzz") / "good.insole"
+    simulate_recording(path, StepScenario(duration_s=8.0), insoles=default_insoles(drop_pct=2.0))
+    return path.read_bytes()
+
+
+def _load_bytes(tmp_path_factory, data: bytes) -> None:
+    path = tmp_path_factory.mktemp("case") / "f.insole"
+    path.write_bytes(data)
+    run_pipeline(path)
+
+
+@fuzz_settings(60)
+@given(data=st.binary(max_size=3000), sqlite_header=st.booleans())
+def test_random_bytes_raise_only_own_errors(tmp_path_factory, data, sqlite_header):
+    _load_bytes(tmp_path_factory, (_SQLITE_MAGIC + data) if sqlite_header else data)
+
+
+@fuzz_settings(60)
+@given(edits=st.lists(st.tuples(st.floats(0.0, 1.0, exclude_max=True), st.binary(min_size=1, max_size=64)),
+                      min_size=1, max_size=6),
+       cut=st.one_of(st.none(), st.floats(0.0, 1.0)))
+def test_corrupted_recordings_load_or_raise_own_errors(tmp_path_factory, good_file, edits, cut):
+    data = bytearray(good_file)
+    for where, junk in edits:
+        at = int(where * len(data))
+        data[at:at + len(junk)] = junk
+    if cut is not None:
+        data = data[: int(cut * len(data))]
+    _load_bytes(tmp_path_factory, bytes(data))
+
+
+# --- SQL-level mutations: rows deleted, repeated, reordered; values and types changed ---
 
 @pytest.fixture(scope="module")
 def base_recordings(tmp_path_factory):
@@ -258,6 +261,8 @@ def test_sql_mutations_of_recordings_raise_only_own_errors(tmp_path_factory, bas
     run_pipeline(path)
 
 
+# --- byte-level mutations of the example recordings ---------------------------------
+
 _BYTE_MUTATION = st.one_of(
     st.tuples(st.just("flip"), _FRACTION, st.integers(0, 7)),
     st.tuples(st.just("junk"), _FRACTION, st.binary(min_size=1, max_size=64)),
@@ -291,16 +296,17 @@ def mutate_bytes(data: bytes, mutations) -> bytes:
 _EXAMPLES = Path(__file__).resolve().parent.parent / "recordings"
 
 
-@pytest.fixture(scope="module")
-def example_bytes():
+@functools.cache
+def example_bytes() -> dict[str, bytes]:
+    """The example recordings by name (read once; not a fixture, so that a
+    failing example's report does not print them)."""
     return {p.name: p.read_bytes() for p in sorted(_EXAMPLES.glob("*.insole"))}
 
 
 @fuzz_settings(60)
 @given(name=st.sampled_from(["run_example.insole", "standing_example.insole"]),
        mutations=st.lists(_BYTE_MUTATION, min_size=1, max_size=5))
-def test_byte_mutations_of_the_example_recordings_raise_only_own_errors(tmp_path_factory, example_bytes, name,
-                                                                        mutations):
+def test_byte_mutations_of_the_example_recordings_raise_only_own_errors(tmp_path_factory, name, mutations):
     path = tmp_path_factory.mktemp("bytes") / name
-    path.write_bytes(mutate_bytes(example_bytes[name], mutations))
+    path.write_bytes(mutate_bytes(example_bytes()[name], mutations))
     run_pipeline(path)

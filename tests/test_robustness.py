@@ -134,7 +134,7 @@ def test_malformed_stored_layout_falls_back_to_the_reference(run_file, tmp_path,
     info["layout"] = bad[layout] if layout in bad else json.loads(layout)
     path = mutated(run_file, tmp_path / "layout.insole", "UPDATE devices SET info = ? WHERE side = 'right'",
                    params=(json.dumps(info),))
-    rec, result = pipeline(path)
+    _, result = pipeline(path)
     steps = result.gait.steps
     right = steps.loc[steps["side"] == "right", "strike_index_pct"]
     left = steps.loc[steps["side"] == "left", "strike_index_pct"]

@@ -376,12 +376,13 @@ def _extra(items: dict[str, Any]) -> dict[str, Any]:
     their stored value is unusable (a damaged or hand-edited file). An insole
     recording's COP is always in the foot frame."""
     out = {}
-    for k, v in items.items():
+    for k, stored in items.items():
         check = _EXTRA_CHECKS.get(k)
-        if check is not None and (v := check(v)) is None:
-            log.warning("metadata %s=%r is unusable; ignored", k, items[k])
+        value = stored if check is None else check(stored)
+        if value is None and check is not None:
+            log.warning("metadata %s=%r is unusable; ignored", k, stored)
             continue
-        out[k] = v
+        out[k] = value
     return {**out, "cop_frame": "foot"}
 
 
