@@ -54,7 +54,7 @@ def main() -> None:
                                  text=True).stdout
             write.append(json.loads(out.strip().splitlines()[-1])["write_s"])
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "insole", "report", str(path), "-o", str(Path(d) / "r.pdf")],
+            subprocess.run([sys.executable, "-m", "insole", "report", str(path), "-o", str(Path(d) / "r.pdf"), "--force"],
                            check=True, capture_output=True)
             whole.append(time.perf_counter() - t)
     w, c = statistics.median(write), statistics.median(whole)
