@@ -59,11 +59,8 @@ def _working(what: str):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     con = _console(stderr=True)
-    if not con.is_terminal:
-        yield
-        return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=con, transient=True) as prog:
+                  console=con, transient=True, disable=not con.is_terminal) as prog:
         prog.add_task(_safe(what), total=None)
         yield
 
@@ -72,9 +69,11 @@ def _load(path: str):
     """``insole.load(path)`` with the spinner: a large file takes seconds."""
     from . import load
 
-    size = ""
-    with contextlib.suppress(OSError):
-        size = f" ({Path(path).stat().st_size / 1e6:.0f} MB)" if Path(path).stat().st_size > 20e6 else ""
+    try:
+        n_bytes = Path(path).stat().st_size
+    except OSError:
+        n_bytes = 0  # load() says what is wrong with the path
+    size = f" ({n_bytes / 1e6:.0f} MB)" if n_bytes > 20e6 else ""
     with _working(f"reading {path}{size}"):
         return load(path)
 
@@ -259,12 +258,12 @@ def cmd_steps(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from . import analyze, load
-    from .paths import check_output
+    from .paths import check_output, check_output_folder
     from .report.pdf import write_report
 
     check_output(args.output, inputs=args.files, force=args.force)  # before the work, not after
-    if args.png is not None and Path(args.png).exists() and not Path(args.png).is_dir():
-        raise InsoleError(f"--png {args.png} is a file; give a folder for the figures")
+    if args.png is not None:
+        check_output_folder(args.png, flag="--png")
     recordings, results = [], []
     with _progress("report") as prog:
         task = prog.add_task("analysing", total=len(args.files) + 1)

@@ -22,7 +22,7 @@ from .errors import OutputError, RecordingError
 
 log = logging.getLogger("insole")
 
-__all__ = ["require_file", "check_output", "atomic_output", "same_file"]
+__all__ = ["require_file", "check_output", "check_output_folder", "atomic_output", "same_file"]
 
 
 def require_file(path: str | os.PathLike) -> Path:
@@ -92,6 +92,21 @@ def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike]
             raise OutputError(f"{p} already exists; choose another name{how}")
     if not p.parent.is_dir():
         raise OutputError(f"folder {p.parent} does not exist")
+    return p
+
+
+def check_output_folder(path: str | os.PathLike, *, flag: str) -> Path:
+    """``path`` as a Path if files may be written into it: a folder, or
+    nothing yet (it is created when written to).
+
+    Raises
+    ------
+    OutputError
+        ``path`` is an existing file; ``flag`` (``"--png"``) is named.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{flag} {p} is a file; give a folder")
     return p
 
 

@@ -26,7 +26,7 @@ from .. import __version__
 from ..analysis.analyze import AnalysisResult
 from ..errors import InsoleError, OutputError
 from ..model import Recording
-from ..paths import atomic_output, check_output
+from ..paths import atomic_output, check_output, check_output_folder
 from .figures import (
     asymmetry_figure,
     cop_paths_figure,
@@ -159,8 +159,8 @@ def write_report(recordings: list[Recording], results: list[AnalysisResult], pat
         raise InsoleError("no recording to report on")
     inputs = [r.path for r in recordings if r.path]
     path = check_output(path, inputs=inputs, force=overwrite)
-    if png_dir is not None and Path(png_dir).exists() and not Path(png_dir).is_dir():
-        raise OutputError(f"--png {png_dir} is a file; give a folder for the figures")
+    if png_dir is not None:
+        check_output_folder(png_dir, flag="--png")
     with atomic_output(path) as tmp, matplotlib.rc_context(fonts.rc()):
         pngs, n_pages = _write_pdf(tmp, recordings, results, subject=subject)
         if png_dir is not None:
