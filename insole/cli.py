@@ -117,7 +117,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     check_output(args.output, force=args.force)
     scenario = make_scenario(args.scenario, duration_s=args.duration, asymmetry_pct=args.asymmetry_pct,
-                             seed=args.seed, body_mass_kg=args.body_mass_kg)
+                             seed=args.seed, body_mass_kg=args.body_mass_kg,
+                             fatigue_pp_per_10min=args.fatigue_pp_per_10min)
     insoles = default_insoles(sampling_rate_hz=args.rate, seed=args.seed, drop_pct=args.loss_pct)
     with _progress("simulate") as prog:
         task = prog.add_task(f"simulating {args.scenario}" + (" (real time)" if args.realtime else ""),
@@ -173,6 +174,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_output(args.output, inputs=[args.file], force=args.force)  # before the work, not after
     rec = _load(args.file)
+    if args.to == "fit":
+        from .fit import write_fit
+
+        with _working(f"writing {args.output}"):
+            fit = write_fit(rec, args.output, overwrite=args.force,
+                            distance_m=args.distance_km * 1000.0 if args.distance_km else None)
+        _console().print(f"wrote {_safe(fit.path)}: {fit.sport}, {fit.n_records} one-second records, "
+                         f"{fit.n_laps} laps (per {'km' if fit.lap_by == 'km' else '10 min'})")
+        return 0
+    if args.distance_km:
+        raise InsoleError("--distance-km is for --to fit")
     out = export_samples(rec, args.output, to=args.to, overwrite=args.force)
     _console().print(f"wrote {_safe(out)}: {len(rec.samples)} rows x {rec.samples.shape[1]} channels")
     return 0
@@ -522,6 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--asymmetry-pct", type=_number("%", -50.0, 50.0), default=0.0, metavar="X",
                    help="built-in asymmetry as a symmetry index in %%, positive = RIGHT larger: standing: "
                         "load share; run/walk: contact time, peak force and loading rate (default 0)")
+    s.add_argument("--fatigue-pp-per-10min", type=_number("pp per 10 min", -20.0, 20.0), default=0.0, metavar="G",
+                   help="run or walk: the contact-time asymmetry index changes by G points per 10 minutes, signed "
+                        "like --asymmetry-pct (default %(default)s)")
     s.add_argument("--seed", type=_number("", 0, 2**32 - 1, integer=True), default=0)
     s.add_argument("--rate", type=int, default=200, choices=(50, 100, 200), help="sampling rate, Hz")
     s.add_argument("--body-mass-kg", type=_BODY_MASS, default=70.0, metavar="KG")
@@ -568,12 +583,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing PDF (and PNGs of the same names)")
     r.set_defaults(func=cmd_report)
 
-    e = sub.add_parser("export", help="the samples table as CSV or Parquet")
+    e = sub.add_parser("export", help="the samples table as CSV or Parquet, or a run as a FIT activity")
     e.add_argument("file")
-    e.add_argument("--to", choices=("csv", "parquet"), required=True)
+    e.add_argument("--to", choices=("csv", "parquet", "fit"), required=True,
+                   help="fit: an activity file for Garmin Connect, Strava, intervals.icu (1-s records, laps)")
+    e.add_argument("--distance-km", type=_number("km", 0.0, 500.0, above=True), default=None, metavar="KM",
+                   help="with --to fit: the run's distance, for laps per km (default: per 10 min)")
     e.add_argument("-o", "--output", required=True, metavar="OUT")
     e.add_argument("--force", action="store_true", help="replace an existing file")
     e.set_defaults(func=cmd_export)
+
+    from .cli_log import add_log_commands
+
+    add_log_commands(sub)
     return p
 
 

@@ -45,6 +45,17 @@ DEVICE_INFO_CHARS: Final = {
     "firmware_revision": "00002a26-0000-1000-8000-00805f9b34fb",
 }
 
+# --- BLE: Log service of protocol v1.1 (on-insole log, same UUID base) -------
+LOG_SERVICE_UUID: Final = _BASE.format(0x0100)
+#: Log control point: write with response + notify
+LOG_CONTROL_UUID: Final = _BASE.format(0x0101)
+#: Log data: notify (download chunks)
+LOG_DATA_UUID: Final = _BASE.format(0x0102)
+#: Log info: read (open), 32 bytes
+LOG_INFO_UUID: Final = _BASE.format(0x0103)
+#: Challenge: read, the 16-byte nonce protected commands are signed with
+LOG_CHALLENGE_UUID: Final = _BASE.format(0x0104)
+
 #: advertised short names; the last character carries the side
 ADVERTISED_NAMES: Final = {LEFT: "insole-L", RIGHT: "insole-R"}
 

@@ -40,7 +40,7 @@ from ..protocol.layout import decode_layout
 
 log = logging.getLogger("insole")
 
-__all__ = ["FoundInsole", "scan_insoles", "describe_insoles", "pick_pair", "FootLink", "Packet"]
+__all__ = ["FoundInsole", "scan_insoles", "describe_insoles", "read_device_info", "pick_pair", "FootLink", "Packet"]
 
 #: reconnection back-off: first wait, factor, longest wait, seconds
 BACKOFF_S = (0.05, 2.0, 0.8)
@@ -195,6 +195,25 @@ async def _describe(f: FoundInsole, client_backend: Any, *, timeout_s: float) ->
     return row
 
 
+async def read_device_info(client: Any, found: FoundInsole) -> dict[str, Any]:
+    """What a connected insole says about itself: name, address, Device
+    Information strings, battery and sensor layout (the recording's device
+    entry)."""
+    info: dict[str, Any] = {"name": found.name, "address": found.address}
+    for key, uuid in DEVICE_INFO_CHARS.items():
+        try:
+            info[key] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace").strip("\x00")
+        except Exception:
+            info[key] = ""
+    # BlueZ hides the standard Battery service: the status characteristic carries it too
+    try:
+        info["battery_pct"] = int(bytes(await client.read_gatt_char(BATTERY_LEVEL_UUID))[0])
+    except Exception:
+        info["battery_pct"] = decode_status(await client.read_gatt_char(STATUS_CHAR_UUID)).battery_pct
+    info["layout"] = decode_layout(await client.read_gatt_char(LAYOUT_CHAR_UUID)).to_dict()
+    return info
+
+
 def pick_pair(found: list[FoundInsole]) -> dict[str, FoundInsole]:
     """The strongest left and right insoles; an error says which is missing."""
     pair = {}
@@ -300,19 +319,7 @@ class FootLink:
         await client.write_gatt_char(CONTROL_POINT_UUID, encode_command(Opcode.START_STREAM), response=True)
 
     async def _read_info(self, client: Any) -> dict[str, Any]:
-        info: dict[str, Any] = {"name": self.found.name, "address": self.found.address}
-        for key, uuid in DEVICE_INFO_CHARS.items():
-            try:
-                info[key] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace").strip("\x00")
-            except Exception:
-                info[key] = ""
-        # BlueZ hides the standard Battery service: the status characteristic carries it too
-        try:
-            info["battery_pct"] = int(bytes(await client.read_gatt_char(BATTERY_LEVEL_UUID))[0])
-        except Exception:
-            info["battery_pct"] = decode_status(await client.read_gatt_char(STATUS_CHAR_UUID)).battery_pct
-        info["layout"] = decode_layout(await client.read_gatt_char(LAYOUT_CHAR_UUID)).to_dict()
-        return info
+        return await read_device_info(client, self.found)
 
     def _status(self, _char: Any, data: bytearray) -> None:
         try:

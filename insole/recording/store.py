@@ -20,11 +20,17 @@ Schema (``format = insole.recording/1`` in ``meta``)::
             host_time_ns INTEGER, payload BLOB)      -- raw notification
     markers(id INTEGER PRIMARY KEY, host_time_ns INTEGER,
             kind TEXT, name TEXT, data TEXT)         -- phases, notes, link
+    log_pages(id INTEGER PRIMARY KEY, side INTEGER,  -- a synced on-insole log:
+              session INTEGER, page BLOB)            -- 4096-byte pages as read
 
 ``host_time_ns`` is the host's monotonic clock at arrival, in nanoseconds
 since the recording started (``meta.started_utc`` gives the wall clock).
 Raw packet bytes are kept as received so a recording can be decoded again
-after a parser fix.
+after a parser fix. A recording synced from the insoles' own log
+(``source = insole-log``) holds the log pages exactly as downloaded instead
+of packets (firmware_specs/protocol_v1_1.md); the decoder turns them into the
+same per-foot sample blocks, and ``host_time_ns`` of its markers is measured
+from ``meta.host_origin_unix_us``.
 """
 
 from __future__ import annotations
@@ -69,7 +75,11 @@ CREATE TABLE IF NOT EXISTS packets (
 CREATE TABLE IF NOT EXISTS markers (
     id INTEGER PRIMARY KEY, host_time_ns INTEGER NOT NULL,
     kind TEXT NOT NULL, name TEXT NOT NULL, data TEXT);
+CREATE TABLE IF NOT EXISTS log_pages (
+    id INTEGER PRIMARY KEY, side INTEGER NOT NULL,
+    session INTEGER NOT NULL, page BLOB NOT NULL);
 """
+_LOG_TYPED = "typeof(side) = 'integer' AND typeof(page) = 'blob'"
 
 
 def check_new_recording(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -171,6 +181,21 @@ class RecordingWriter:
         rows = [(code, int(t), p) for t, p in zip(host_time_ns, payloads, strict=True)]
         self._conn.executemany("INSERT INTO packets(side, host_time_ns, payload) VALUES (?, ?, ?)", rows)
         self.n_packets += len(rows)
+        self._maybe_commit()
+
+    def add_log_pages(self, side: str, session_id: int, image: bytes) -> None:
+        """Append one foot's downloaded log session: its image (pages in
+        sequence order, a multiple of 4096 bytes), one row per page."""
+        from ..protocol.log import PAGE_SIZE
+
+        _check_side(side)
+        if len(image) % PAGE_SIZE:
+            raise RecordingError(f"a log image must be whole {PAGE_SIZE}-byte pages, got {len(image)} bytes")
+        code = SIDE_CODE[side]
+        view = memoryview(image)
+        self._conn.executemany("INSERT INTO log_pages(side, session, page) VALUES (?, ?, ?)",
+                               ((code, int(session_id), bytes(view[i:i + PAGE_SIZE]))
+                                for i in range(0, len(image), PAGE_SIZE)))
         self._maybe_commit()
 
     def add_marker(self, host_time_ns: int, kind: str, name: str, data: dict[str, Any] | None = None) -> None:
@@ -289,10 +314,18 @@ class RawRecording:
     skipped_rows: int = 0
     untyped_rows: dict[str, int] = field(default_factory=dict)
     missing_wal: bool = False
+    #: side -> the synced on-insole log's pages, concatenated in file order
+    log_pages: dict[str, bytes] = field(default_factory=dict)
 
     # the packet-source interface shared with RecordingReader
     def sides(self) -> list[str]:
         return [s for s in SIDES if s in self.payloads]
+
+    def log_sides(self) -> list[str]:
+        return [s for s in SIDES if self.log_pages.get(s)]
+
+    def log_image(self, side: str) -> bytes:
+        return self.log_pages.get(side, b"")
 
     def headers(self, side: str) -> SideHeaders:
         return _headers_from_payloads(self.host_time_ns[side], self.payloads[side], self.untyped_rows.get(side, 0))
@@ -333,6 +366,7 @@ class RecordingReader:
             self.markers = _markers(self._conn.execute(
                 "SELECT id, host_time_ns, kind, name, data FROM markers ORDER BY id").fetchall())
             self._codes = [r[0] for r in self._conn.execute(f"SELECT DISTINCT side FROM packets WHERE {_TYPED}")]
+            self._log_codes = _log_side_codes(self._conn)
             self._untyped = _untyped_rows(self._conn)
         except (sqlite3.DatabaseError, RecordingError) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and not _is_damage(exc):
@@ -347,6 +381,24 @@ class RecordingReader:
         if self._fallback:
             return self._fallback.sides()
         return [s for s in SIDES if SIDE_CODE[s] in self._codes]
+
+    def log_sides(self) -> list[str]:
+        if self._fallback:
+            return self._fallback.log_sides()
+        return [s for s in SIDES if SIDE_CODE[s] in self._log_codes]
+
+    def log_image(self, side: str) -> bytes:
+        """One foot's synced log pages, concatenated in file order."""
+        if self._fallback:
+            return self._fallback.log_image(side)
+        try:
+            rows = self._conn.execute(f"SELECT page FROM log_pages WHERE side = ? AND {_LOG_TYPED} ORDER BY id",
+                                      (SIDE_CODE[side],)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise RecordingError(f"{self.path}: cannot read the recording ({exc})") from None
+            return self._fall_back().log_image(side)
+        return b"".join(r[0] for r in rows)
 
     def headers(self, side: str) -> SideHeaders:
         if self._fallback:
@@ -500,11 +552,12 @@ def read_raw(path: str | os.PathLike) -> RawRecording:
             rows, skipped = _read_rows(conn, "packets", "id, side, host_time_ns, payload", where=_TYPED)
             untyped = _untyped_rows(conn)
             markers_rows, skipped_m = _read_rows(conn, "markers", "id, host_time_ns, kind, name, data")
+            log_rows, skipped_l = _read_log_rows(conn)
             if recovered and not damaged:
                 _finish_recovery(conn, path)
         finally:
             conn.close()
-    damaged = damaged or skipped > 0 or skipped_m > 0
+    damaged = damaged or skipped > 0 or skipped_m > 0 or skipped_l > 0
     if damaged:
         log.warning("%s is damaged: %d unreadable packet rows skipped; loading what is intact", path, skipped)
     host: dict[str, np.ndarray] = {}
@@ -519,8 +572,34 @@ def read_raw(path: str | os.PathLike) -> RawRecording:
                 host[side] = time_arr[sel]
                 payloads[side] = [blobs[i] for i in sel] if sel.size != len(blobs) else list(blobs)
     markers = _markers(markers_rows)
+    log_pages = {side: b"".join(page for code, page in log_rows if code == c)
+                 for c, side in SIDE_FROM_CODE.items() if any(code == c for code, _ in log_rows)}
     return RawRecording(meta=meta, devices=devices, host_time_ns=host, payloads=payloads, markers=markers,
-                        damaged=damaged, skipped_rows=skipped + skipped_m, untyped_rows=untyped, missing_wal=missing_wal)
+                        damaged=damaged, skipped_rows=skipped + skipped_m + skipped_l, untyped_rows=untyped,
+                        missing_wal=missing_wal, log_pages=log_pages)
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() \
+            is not None
+    except sqlite3.DatabaseError:
+        return False
+
+
+def _log_side_codes(conn: sqlite3.Connection) -> list[int]:
+    """Side codes that have log pages (none in a file from before v1.1)."""
+    if not _has_table(conn, "log_pages"):
+        return []
+    return [r[0] for r in conn.execute(f"SELECT DISTINCT side FROM log_pages WHERE {_LOG_TYPED}")]
+
+
+def _read_log_rows(conn: sqlite3.Connection) -> tuple[list[tuple], int]:
+    """(side code, page) rows of the log pages, id order; salvaged on damage."""
+    if not _has_table(conn, "log_pages"):
+        return [], 0
+    rows, skipped = _read_rows(conn, "log_pages", "id, side, page", where=_LOG_TYPED)
+    return [(code, page) for _, code, page in rows], skipped
 
 
 def _untyped_rows(conn: sqlite3.Connection) -> dict[str, int]:

@@ -66,6 +66,9 @@ class PacketSource(Protocol):
     def sides(self) -> list[str]: ...
     def headers(self, side: str) -> SideHeaders: ...
     def iter_payloads(self, side: str): ...
+    # a synced on-insole log (optional): sides with log pages, and their pages
+    def log_sides(self) -> list[str]: ...
+    def log_image(self, side: str) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,33 @@ def foot_timing(headers: SideHeaders, *, side: str, sampling_rate_hz: float | No
         row_start=row_start[order],
     )
 
+    quality.update(sampling_rate_hz=float(sampling_rate_hz), **continuity(times, side=side),
+                   duplicates=int(dup.sum()), device_restarts=len(fits) - 1,
+                   clock=[{"rate_ppm": f.rate_ppm, "latency_ms": f.latency_ms, "packets": f.n_packets,
+                           "fallback": f.fallback} for f in fits])
+    return FootTiming(times=times, keep_packet=keep, n_rows=int(count.sum()), has_imu=bool(h.has_imu[keep].any()),
+                      quality=quality)
+
+
+def continuity(times: PacketTimes, *, side: str) -> dict[str, Any]:
+    """Samples received, expected and lost, and the gaps, from the index
+    continuity of one foot's sorted blocks of samples (packets or log pages).
+
+    Parameters
+    ----------
+    times : PacketTimes
+        The foot's blocks, sorted, without duplicates.
+    side : str
+        For the gap entries.
+
+    Returns
+    -------
+    dict
+        ``samples_received``, ``samples_expected``, ``samples_lost``,
+        ``loss_pct`` (None when nothing was expected) and ``gaps`` (each with
+        ``start_s``/``end_s`` on the recording's clock, ``missing_samples``,
+        None across a device restart, and ``duration_s``).
+    """
     step = np.diff(times.key)
     same_epoch = step < _EPOCH_STRIDE // 2
     missing = np.where(same_epoch, step - times.count[:-1], 0)
@@ -176,20 +206,8 @@ def foot_timing(headers: SideHeaders, *, side: str, sampling_rate_hz: float | No
     ]
     received = int(times.count.sum())
     expected = received + int(missing.sum())
-    quality.update(
-        sampling_rate_hz=float(sampling_rate_hz),
-        samples_received=received,
-        samples_expected=expected,
-        samples_lost=expected - received,
-        loss_pct=100.0 * (expected - received) / expected if expected else None,
-        duplicates=int(dup.sum()),
-        device_restarts=len(fits) - 1,
-        gaps=gaps,
-        clock=[{"rate_ppm": f.rate_ppm, "latency_ms": f.latency_ms, "packets": f.n_packets,
-                "fallback": f.fallback} for f in fits],
-    )
-    return FootTiming(times=times, keep_packet=keep, n_rows=int(count.sum()), has_imu=bool(h.has_imu[keep].any()),
-                      quality=quality)
+    return {"samples_received": received, "samples_expected": expected, "samples_lost": expected - received,
+            "loss_pct": 100.0 * (expected - received) / expected if expected else None, "gaps": gaps}
 
 
 def packet_rate_hz(headers: list[PacketHeaders]) -> float | None:
@@ -231,14 +249,19 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
         When neither foot has a single decodable sample.
     """
     meta = _meta(source)
-    headers = {side: source.headers(side) for side in source.sides()}
-    # the packets say at which rate they were sampled: the metadata's rate is only a label
-    rate = packet_rate_hz([decode_headers(h.header_bytes, h.lengths) for h in headers.values()])
-    if rate is not None and meta.sampling_rate_hz and rate != meta.sampling_rate_hz:
-        log.warning("%s: the metadata gives %g Hz but the packets are sampled at %g Hz; decoded at %g Hz",
-                    path or "recording", meta.sampling_rate_hz, rate, rate)
-    timings = {side: foot_timing(h, side=side, sampling_rate_hz=rate) for side, h in headers.items()}
-    del headers
+    if getattr(source, "log_sides", None) and source.log_sides():
+        from .logged import logged_feet  # a synced on-insole log: pages instead of packets
+
+        feet = logged_feet(source, path=path)
+        rate, timings = feet.sampling_rate_hz, feet.timings
+
+        def codes_of(side: str, _timing: FootTiming) -> tuple[np.ndarray, np.ndarray | None]:
+            return feet.codes.pop(side), None
+    else:
+        rate, timings = _packet_timings(source, meta, path)
+
+        def codes_of(side: str, timing: FootTiming) -> tuple[np.ndarray, np.ndarray | None]:
+            return _codes(source, side, timing)
     timings = {s: t for s, t in timings.items() if not t.empty}
     if not timings:
         where = f"{path}: " if path else ""
@@ -261,7 +284,7 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
     block = np.empty((grid.size, n_ch * len(timings)), dtype=np.float32)
     for i, (side, timing) in enumerate(timings.items()):
         layout = layout_for(meta, side)
-        codes, imu = _codes(source, side, timing)
+        codes, imu = codes_of(side, timing)
         c0 = i * n_ch
         for lo in range(0, grid.size, _GRID_CHUNK):
             hi = min(lo + _GRID_CHUNK, grid.size)
@@ -290,6 +313,17 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
     end_s = float(grid[-1] + 1.0 / rate) if grid.size else 0.0
     meta = replace(meta, phases=tuple(replace(p, end_s=min(p.end_s, end_s)) for p in meta.phases))
     return Recording(samples=samples, meta=meta, quality=quality, path=path)
+
+
+def _packet_timings(source: PacketSource, meta: RecordingMeta, path: str) -> tuple[float | None, dict[str, FootTiming]]:
+    """The sampling rate the packets give and each foot's packet timing."""
+    headers = {side: source.headers(side) for side in source.sides()}
+    # the packets say at which rate they were sampled: the metadata's rate is only a label
+    rate = packet_rate_hz([decode_headers(h.header_bytes, h.lengths) for h in headers.values()])
+    if rate is not None and meta.sampling_rate_hz and rate != meta.sampling_rate_hz:
+        log.warning("%s: the metadata gives %g Hz but the packets are sampled at %g Hz; decoded at %g Hz",
+                    path or "recording", meta.sampling_rate_hz, rate, rate)
+    return rate, {side: foot_timing(h, side=side, sampling_rate_hz=rate) for side, h in headers.items()}
 
 
 def _check_grid(n_grid: int, timings: dict[str, FootTiming], rate: float, path: str) -> None:

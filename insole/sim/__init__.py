@@ -18,7 +18,7 @@ DEFAULT_DURATION_S = {"standing": 70.0, "run": 120.0, "walk": 120.0}
 
 
 def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: float = 0.0, seed: int = 0,
-                  body_mass_kg: float = 70.0) -> Scenario:
+                  body_mass_kg: float = 70.0, fatigue_pp_per_10min: float = 0.0) -> Scenario:
     """The scenario behind ``insole simulate --scenario NAME``.
 
     Parameters
@@ -35,6 +35,10 @@ def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: 
         run and walk: of contact time, peak force and loading rate.
     seed : int
     body_mass_kg : float
+    fatigue_pp_per_10min : float
+        Run and walk: the contact-time SI changes by this many points per
+        10 minutes, signed like ``asymmetry_pct`` (-8 and -1.5: the left
+        foot's longer contacts grow by 1.5 points every 10 minutes).
 
     Raises
     ------
@@ -43,6 +47,8 @@ def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: 
     """
     duration_s = DEFAULT_DURATION_S.get(name, 0.0) if duration_s is None else duration_s
     try:
+        if name == "standing" and fatigue_pp_per_10min:
+            raise ValueError("--fatigue-pp-per-10min is for a run or a walk, not a standing test")
         if name == "standing":
             from .standing import StandingScenario
 
@@ -62,7 +68,8 @@ def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: 
                 raise ValueError("a run or walk needs at least 5 s")
             return GaitScenario(mode=name, duration_s=duration_s, body_mass_kg=body_mass_kg,
                                 contact_time_si_pct=asymmetry_pct, peak_force_si_pct=asymmetry_pct,
-                                loading_rate_si_pct=asymmetry_pct, seed=seed)
+                                loading_rate_si_pct=asymmetry_pct,
+                                contact_time_si_growth_pp_per_10min=fatigue_pp_per_10min, seed=seed)
     except ValueError as exc:
         raise InsoleError(str(exc)) from None
     raise InsoleError(f"unknown scenario {name!r}; use standing, run or walk")
