@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "InsoleError",
+    "LogFormatError",
     "OutputError",
     "ProtocolError",
     "RecordingError",
@@ -39,3 +40,8 @@ class OutputError(InsoleError):
     """An output cannot be written where asked: it exists (and overwriting
     was not asked for), it is one of the inputs, it is a folder or a device,
     its folder is missing, or the disk refused the write."""
+
+
+class LogFormatError(ProtocolError):
+    """An on-insole log is of a newer log format than this version of
+    `insole` understands (update insole; nothing on the insole was erased)."""
