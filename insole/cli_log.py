@@ -47,8 +47,8 @@ async def _reach(args: argparse.Namespace) -> AsyncIterator[Any]:
     with VirtualPairState.open(_state_dir(args)) as state:
         async with virtual_log_pair(state, time_scale=getattr(args, "virtual_speed", 1.0),
                                     link_kB_s=getattr(args, "virtual_link_kB_s", 120.0)) as pair:
-            yield Reach(keys=KeyStore(state.folder / "host"), backend=pair.backend, host_clock_us=pair.host_time_us,
-                        truth=state.truth)
+            yield Reach(keys=KeyStore(state.folder / "host"), backend=pair.backend, host_clock_us=state.host_time_us,
+                        truth=state.truth_for)
 
 
 def cmd_claim(args: argparse.Namespace) -> int:

@@ -143,7 +143,8 @@ class SensorDrift:
 
 
 def sensor_drift(t_s: np.ndarray, baselines: dict[str, np.ndarray], zeroed: dict[str, np.ndarray], *,
-                 edges_s: np.ndarray, body_weight_n: float | None, options: DriftOptions) -> SensorDrift:
+                 edges_s: np.ndarray, body_weight_n: float | None, options: DriftOptions,
+                 contacts_s: np.ndarray | None = None) -> SensorDrift:
     """Track each insole's swing baseline and the body-weight identity per window.
 
     Parameters
@@ -159,9 +160,22 @@ def sensor_drift(t_s: np.ndarray, baselines: dict[str, np.ndarray], zeroed: dict
     body_weight_n : float or None
         Scales the baseline limit (without it: the median of the summed
         force stands in for body weight).
+    contacts_s : numpy.ndarray, optional
+        Initial contacts of both feet, s, sorted. The body-weight identity
+        holds over whole strides while moving, so each window's summed
+        force is then averaged from its first to its last contact only (a
+        runner who stops, stands or takes the insoles off inside a window
+        does not read as a gain change).
     """
     bounds = np.searchsorted(t_s, edges_s)
     starts, ends = bounds[:-1], bounds[1:]
+    if contacts_s is not None and contacts_s.size:
+        first = np.searchsorted(contacts_s, edges_s[:-1])
+        last = np.searchsorted(contacts_s, edges_s[1:]) - 1
+        has = last > first
+        lo = np.where(has, np.searchsorted(t_s, contacts_s[np.minimum(first, contacts_s.size - 1)]), starts)
+        hi = np.where(has, np.searchsorted(t_s, contacts_s[np.maximum(last, 0)]), starts)
+        starts, ends = lo, np.maximum(hi, lo)
     nonempty = ends > starts
     frame = pd.DataFrame({"start_s": edges_s[:-1].astype(float), "end_s": edges_s[1:].astype(float)})
     # the identity counts only samples where every foot has data: a missing foot is not 0 N

@@ -260,7 +260,8 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     slopes = {k: trend(centres, windows[k].to_numpy(), n_boot=o.n_boot, block=o.drift.block_windows, rng=rng)
               for k in metrics}
     changes = {k: change_point(windows["start_s"].to_numpy(), windows[k].to_numpy()) for k in metrics}
-    sensor = sensor_drift(t, baselines, zeroed, edges_s=edges, body_weight_n=bw, options=o.drift)
+    sensor = sensor_drift(t, baselines, zeroed, edges_s=edges, body_weight_n=bw, options=o.drift,
+                          contacts_s=np.sort(kept["ic_s"].to_numpy(dtype=float)))
     drift = {"window_s": float(dur / n_win), "windows": windows.to_dict("records"),
              "slope_pp_per_10min": slopes, "change_point": changes,
              "verdict": _drift_verdict(slopes, sensor, span.note)}

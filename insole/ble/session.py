@@ -249,8 +249,14 @@ async def replay(path: str | os.PathLike, *, speed: float = 1.0, stop: asyncio.E
     from ..recording.store import read_raw
 
     raw = read_raw(path)
-    events = sorted(((int(t), side, p) for side in raw.payloads
-                     for t, p in zip(raw.host_time_ns[side].tolist(), raw.payloads[side])), key=lambda e: e[0])
+    if raw.log_sides():  # a synced on-insole log: its samples as the packets the insoles would have streamed
+        from ..signals.logged import logged_packets
+
+        streams = logged_packets(raw)
+    else:
+        streams = {side: (raw.host_time_ns[side], raw.payloads[side]) for side in raw.payloads}
+    events = sorted(((int(t), side, p) for side, (times, payloads) in streams.items()
+                     for t, p in zip(times.tolist(), payloads)), key=lambda e: e[0])
     phases = sorted((m["host_time_ns"], m["name"]) for m in raw.markers if m["kind"] == "phase_start")
     stats = LiveStats()
     for side, info in raw.devices.items():

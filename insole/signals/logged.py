@@ -151,3 +151,42 @@ def _end(decoded: DecodedLog) -> dict[str, Any]:
         return {"reason": None, "note": "no end record: the insole lost power while logging (every complete "
                                         "page is kept)"}
     return {"reason": decoded.end.reason, "lost_samples": decoded.end.lost_samples}
+
+
+def logged_packets(source: Any, *, samples_per_packet: int = 8) -> dict[str, tuple[np.ndarray, list[bytes]]]:
+    """A synced log's samples as the v1 packets the insoles would have
+    streamed, each stamped with its last sample's fitted time (ns since the
+    recording's origin): what ``insole replay`` plays.
+
+    Parameters
+    ----------
+    source : PacketSource
+        A recording with log pages.
+    samples_per_packet : int
+        Samples per packet (8: 40 ms at 200 Hz, as a live insole batches).
+
+    Returns
+    -------
+    dict
+        Side -> (arrival times ns, int64; payloads), in time order.
+    """
+    from ..protocol.packet import encode_packets
+
+    feet = logged_feet(source)
+    rate = feet.sampling_rate_hz
+    out = {}
+    for side, timing in feet.timings.items():
+        codes, t = feet.codes[side], timing.times
+        times: list[np.ndarray] = []
+        payloads: list[bytes] = []
+        for i in range(t.count.size):
+            n, r0, key = int(t.count[i]), int(t.row_start[i]), int(t.key[i])
+            k = np.arange(n, dtype=np.int64)
+            payloads += encode_packets(codes[r0:r0 + n], first_index=key % 2**32,
+                                       device_time_us=((key + k) * (1e6 / rate)).astype(np.uint64),
+                                       sampling_rate_hz=int(rate), samples_per_packet=samples_per_packet,
+                                       zeroed=True)
+            last = np.minimum(np.arange(samples_per_packet - 1, n + samples_per_packet - 1, samples_per_packet), n - 1)
+            times.append(np.rint((t.t_first_s[i] + last * t.period_s[i]) * 1e9).astype(np.int64))
+        out[side] = (np.concatenate(times) if times else np.zeros(0, np.int64), payloads)
+    return out

@@ -129,7 +129,23 @@ class InsoleModel:
         numpy.ndarray
             ``(len(k), 16)`` uint16.
         """
-        t = self.sample_times_s(k)
+        return self.codes_at(scenario, self.sample_times_s(k), k)
+
+    def codes_at(self, scenario: Scenario, t_s: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """12-bit pressure codes of samples taken at true times ``t_s``
+        (scenario time, s), ``k`` numbering them for the noise (the same k
+        gives the same noise however the samples are chunked).
+
+        For a clock that is not this model's ``clock_ppm`` grid, e.g. a
+        :class:`~insole.sim.clock.DeviceClock`; ``codes(scenario, k)`` is
+        ``codes_at(scenario, sample_times_s(k), k)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(k), 16)`` uint16.
+        """
+        t = np.asarray(t_s, dtype=np.float64)
         p = scenario.pressures_kpa(self.side, t) * self.gain
         p += self.offset_kpa + self.creep_kpa_per_h * (t / 3600.0)[:, None]
         if self.noise_kpa > 0:

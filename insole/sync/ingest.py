@@ -71,7 +71,8 @@ def session_span_us(image: bytes) -> tuple[int, int, DecodedLog]:
     d = decode_log(image, decode_codes=False)
     if d.header is None or d.count.size == 0:
         raise RecordingError(f"log session {d.session_id} holds no samples")
-    clock = fit_logged_clocks({"x": d.sync}, {"x": d.beacons}, host_origin_ns=0)["x"]
+    side = d.header.side
+    clock = fit_logged_clocks({side: d.sync}, {side: d.beacons}, host_origin_ns=0)[side]
     last = int(np.argmax(d.first_index))
     t0 = float(clock.host_ns(np.array([float(d.device_time_us[0])]))[0])
     t1 = float(clock.host_ns(np.array([float(d.device_time_us[last]) +
@@ -187,8 +188,27 @@ def _meta(group: dict[str, LoggedSession], headers: dict, note: dict, origin_us:
             meta[key] = note[key]
     truths = [s.truth for s in group.values() if s.truth]
     if truths:
-        meta["truth"] = truths[0]
+        meta["truth"] = truth_on_recording_axis(truths[0], origin_us=origin_us)
     return meta
+
+
+def truth_on_recording_axis(truth: dict[str, Any], *, origin_us: int) -> dict[str, Any]:
+    """A virtual run's truth with its steps (``ic_s``, ``to_s``) moved from
+    the scenario's time axis onto the recording's, as ``insole simulate``
+    stores them; ``scenario_start_s`` says where scenario time 0 lies."""
+    out = dict(truth)
+    start_us = truth.get("scenario_start_host_time_us")
+    if not isinstance(start_us, (int, float)):
+        return out
+    shift_s = (float(start_us) - origin_us) / 1e6
+    out["scenario_start_s"] = shift_s
+    scenario = dict(out.get("scenario") or {})
+    steps = scenario.get("steps")
+    if isinstance(steps, dict):
+        scenario["steps"] = {k: ([x + shift_s if x is not None else None for x in v] if k in ("ic_s", "to_s") else v)
+                             for k, v in steps.items()}
+        out["scenario"] = scenario
+    return out
 
 
 def _device(s: LoggedSession, header) -> dict[str, Any]:

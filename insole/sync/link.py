@@ -125,22 +125,28 @@ class LogLink:
             raise InsoleError(f"the {self.side} insole refused {logctl.LogOpcode(command[0]).name}: {what}") \
                 from None
 
-    async def _response(self, opcode: int) -> logctl.LogResponse:
+    async def _response(self, opcode: int) -> tuple[logctl.LogResponse, bytes]:
+        """The next response notification to ``opcode`` (decoded, and raw)."""
         while True:
             try:
                 raw = await asyncio.wait_for(self._responses.get(), RESPONSE_S)
             except asyncio.TimeoutError:
                 raise LinkLost(f"the {self.side} insole did not answer") from None
-            r = logctl.decode_response(raw)
+            try:
+                r = logctl.decode_response(raw)
+            except ProtocolError as exc:
+                log.warning("%s: an unreadable response (%s) ignored", self.side, exc)
+                continue
             if r.opcode == opcode:
-                return r
+                return r, raw
 
     async def claim(self) -> bytes:
         """Claim the insole: key exchange; returns the shared key."""
         pair = auth.new_keypair()
         await self._write(logctl.encode_claim(self.host_id, pair.public), protected=False)
-        r = await self._response(logctl.LogOpcode.CLAIM)
-        self.key = auth.claim_key(private=pair.private, peer_public=r.payload[:32], host_id=self.host_id,
+        _, raw = await self._response(logctl.LogOpcode.CLAIM)
+        self.key = auth.claim_key(private=pair.private, peer_public=logctl.decode_claim_response(raw),
+                                  host_id=self.host_id,
                                   serial=self.serial)
         return self.key
 
@@ -171,8 +177,8 @@ class LogLink:
         await self._write(logctl.encode_list_sessions(), protected=True)
         out = []
         while True:
-            r = await self._response(logctl.LogOpcode.LIST_SESSIONS)
-            entry = logctl.decode_session_entry(r.payload)
+            _, raw = await self._response(logctl.LogOpcode.LIST_SESSIONS)
+            entry = logctl.decode_session_entry(raw)
             if entry is None:
                 return out
             out.append(entry)

@@ -242,6 +242,11 @@ class VirtualInsole:
     request_mtu : int or None
         The device asks for this ATT MTU right after a connection (spec
         section 4 "should"); None: it only answers the central's request.
+    extra_services : sequence
+        More GATT services (e.g. :class:`~insole.ble.virtual.log_service.LogService`):
+        objects with ``services(insole) -> list of bumble Service`` (called
+        when the GATT database is built), ``on_connection(conn)`` and
+        ``on_disconnection(conn, reason)``.
 
     Attributes
     ----------
@@ -259,7 +264,8 @@ class VirtualInsole:
 
     def __init__(self, model: InsoleModel, scenario: Scenario, *, radio: VirtualRadio | None = None,
                  time_scale: float = 1.0, firmware_revision: str = "1.0.0-virtual", serial: str | None = None,
-                 epoch: float | None = None, request_mtu: int | None = DEVICE_MTU) -> None:
+                 epoch: float | None = None, request_mtu: int | None = DEVICE_MTU,
+                 extra_services: tuple = ()) -> None:
         from .radio import VirtualRadio
 
         if not time_scale > 0:
@@ -279,6 +285,7 @@ class VirtualInsole:
         self._radio = radio
         self._epoch = epoch
         self._request_mtu = request_mtu
+        self._extra = tuple(extra_services)
         self._layout_bytes = encode_layout(model.layout)
         self._models: dict[int, Any] = {}
         self._draws = self._sim_draws()
@@ -508,6 +515,7 @@ class VirtualInsole:
             Service(SERVICE_UUID, [self._data_char, self._cp_char, self._layout_char, self._status_char]),
             Service(BATTERY_SERVICE_UUID, [self._battery_char]),
             Service(DEVICE_INFO_SERVICE_UUID, info_chars),
+            *(svc for extra in self._extra for svc in extra.services(self)),
         ])
         server = self._device.gatt_server
         server.max_mtu = DEVICE_MTU
@@ -555,6 +563,8 @@ class VirtualInsole:
         if self._request_mtu:
             self._spawn(self._exchange_mtu(conn))
         log.debug("virtual %s: connected to %s", self.name, conn.peer_address)
+        for extra in self._extra:
+            extra.on_connection(conn)
         self._adv_wake.kick()
         self._engine_wake.kick()
 
@@ -577,6 +587,8 @@ class VirtualInsole:
         if self._run is not None:
             self._hold_until = now + LINK_LOSS_HOLD_S
         self._adv_since = now
+        for extra in self._extra:
+            extra.on_disconnection(conn, reason)
         log.debug("virtual %s: disconnected (reason 0x%02x) at %.3f s", self.name, reason, now)
         self._adv_wake.kick()
         self._engine_wake.kick()

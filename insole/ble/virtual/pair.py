@@ -18,7 +18,8 @@ from ...sim.cued import CuedScenario
 from ...sim.device import InsoleModel
 from ...sim.session import default_insoles
 
-__all__ = ["virtual_pair", "VirtualPair", "person_for", "still_person", "record_virtual"]
+__all__ = ["virtual_pair", "VirtualPair", "person_for", "still_person", "record_virtual", "virtual_log_pair",
+           "VirtualLogPair"]
 
 
 def person_for(protocol: str, duration_s: float | None = None, *, seed: int = 0, body_mass_kg: float = 70.0,
@@ -210,3 +211,79 @@ async def record_virtual(path: str | os.PathLike, person: Scenario, *, time_scal
         return await record_session(path, backend=pair.backend, on_phase=pair.on_phase, time_scale=time_scale,
                                     source="virtual-radio", extra_meta=extra_meta,
                                     final_meta=lambda: {"truth": pair.truth()}, **session)
+
+
+@dataclass
+class VirtualLogPair:
+    """Two virtual insoles with the Log service, powered from a state.
+
+    Attributes
+    ----------
+    backend : (scanner, client)
+        The bleak backends of the virtual radio (see :class:`VirtualPair`).
+    state : VirtualPairState
+        The pair's lasting state (flash, clocks, claims, ...).
+    insoles : dict
+        Side -> :class:`~insole.ble.virtual.insole.VirtualInsole`.
+    log_services : dict
+        Side -> :class:`~insole.ble.virtual.log_service.LogService` (fault
+        hooks: ``drop_link_after``).
+    """
+
+    backend: tuple[Any, Any]
+    state: Any
+    insoles: dict[str, Any]
+    log_services: dict[str, Any]
+
+    def host_time_us(self) -> int:
+        """The host clock of the virtual world, Unix us (for sync points)."""
+        return self.state.host_time_us()
+
+
+@contextlib.asynccontextmanager
+async def virtual_log_pair(state: Any, *, time_scale: float = 1.0,
+                           link_kB_s: float = 120.0) -> AsyncIterator[VirtualLogPair]:
+    """Both insoles of ``state`` powered on and advertising on this loop's
+    virtual radio, with the v1 service (streaming someone standing still)
+    and the Log service; the state is saved on exit.
+
+    While the pair is open the world clock runs ``time_scale`` times faster
+    than the wall clock (the downloads too).
+
+    Parameters
+    ----------
+    state : VirtualPairState
+        Open (locked) state; it stays open after the pair closes.
+    time_scale : float
+        True seconds per wall second.
+    link_kB_s : float
+        Modelled Log download throughput at scale 1, kB/s.
+
+    Yields
+    ------
+    VirtualLogPair
+    """
+    from .insole import VirtualInsole
+    from .log_service import LogService
+    from .radio import VirtualRadio
+
+    radio = VirtualRadio.current()
+    await radio.start()
+    services = {side: LogService(state, side, link_kB_s=link_kB_s) for side in SIDES}
+    person = still_person()
+    epoch = asyncio.get_running_loop().time() - max(m.start_s for m in state.models.values())
+    pair = {side: VirtualInsole(state.models[side], person, radio=radio, time_scale=time_scale, epoch=epoch,
+                                serial=state.serial(side), firmware_revision="1.1.0-virtual",
+                                extra_services=(services[side],))
+            for side in SIDES}
+    state.run_scaled(time_scale)
+    try:
+        for v in pair.values():
+            await v.start()
+        yield VirtualLogPair(backend=_backend(), state=state, insoles=pair, log_services=services)
+    finally:
+        for side in SIDES:
+            await services[side].stop()
+            await pair[side].stop()
+        state.end_scaled()
+        state.save()
