@@ -6,19 +6,25 @@
     200 Hz). Each file is re-quantised to 12 bits with one LSB per file, so
     that its 99.9th percentile maps to 3900 codes. 8-sensor data go in 16
     channels with 8 left at 0; their ratio is also given on the 8 real
-    channels only (the zero channels' reference codes and one unary bit per
-    value taken off; every overhead kept).
+    channels only (the zero channels' reference codes taken off: with
+    nibble 15 they write no residual bits; every overhead kept).
 (b) Encoder cost per sample on a microcontroller, counted from the data.
 (c) decode_log of a synced 8-h log of both feet at 200 Hz, timed in fresh
     subprocesses (wall time and peak RSS).
 
+Data pages: 16-sample blocks of second-order prediction residuals, a Rice
+nibble per sensor and block (15 = all zero, no bits).
+
 Prints figures only; no assertion on time. Run:
 ``python benchmarks/bench_log.py [--gaitpdb DIR] [--moticon DIR] [--skip-decode]``
+(gaitpdb: the PhysioNet "Gait in Parkinson's disease" *.txt files; default
+the folder in the environment variable INSOLE_GAITPDB_DIR, else skipped)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +37,7 @@ from insole.errors import InsoleError
 from insole.protocol import log as L
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_GAITPDB = ROOT.parent / "shared" / "datasets" / "gaitpdb" / "data"
+DEFAULT_GAITPDB = Path(os.environ.get("INSOLE_GAITPDB_DIR", ROOT / "no-gaitpdb"))
 DEFAULT_MOTICON = ROOT / "tests" / "data" / "moticon" / "vendor"
 FLASH_BYTES = 64 * 2**20
 RATE_HZ = 200
@@ -52,9 +58,11 @@ def in_16(codes: np.ndarray) -> np.ndarray:
 
 def ratio_on_real(stats: L.CompressionStats, n_real: int) -> float:
     """Ratio on the real channels: the zero channels' reference codes (12 bits
-    per page) and unary terminators (1 bit per value) taken off."""
+    per page) taken off. Their residuals are all 0, so every block gives them
+    nibble 15 and no bits; their nibbles (4 bits per block) stay counted as
+    overhead, like the rest of the block header."""
     zero = 16 - n_real
-    bits = 8 * stats.page_bytes - zero * (12 * stats.n_pages + (stats.n_samples - stats.n_pages))
+    bits = 8 * stats.page_bytes - zero * 12 * stats.n_pages
     return 12 * n_real * stats.n_samples / bits
 
 
@@ -143,21 +151,26 @@ def encoder_cost(stats: list[L.CompressionStats]) -> None:
     blocks = sum(s.n_blocks for s in stats)
     unary = sum(s.unary_bits for s in stats) / n_values
     rem = sum(s.remainder_bits for s in stats) / n_values
-    # per value: subtract, zigzag (shift + xor), accumulate the block sum, store
-    # (pass 1); load, q = zz >> k, r = zz & mask (pass 2); unary: one op per
-    # bit (shift a 1 or 0 into the accumulator) + a flush test per bit;
-    # remainder: one shift-or of k bits + one flush test
-    per_value = 5 + 3 + 2 * unary + 2
-    # per block and sensor: mean = sum >> 5 (or / m), clz, subtract, max, size
-    per_block = 16 * 5 + 20  # + header and fit test
+    # per value: two subtracts (second-order residual), zigzag (shift + xor),
+    # accumulate the block sum and an all-zero flag, store (pass 1); load,
+    # q = zz >> k, r = zz & mask (pass 2); unary: one op per bit (shift a 1
+    # or 0 into the accumulator) + a flush test per bit; remainder: one
+    # shift-or of k bits + one flush test (values of nibble-15 sensors skip
+    # pass 2; not credited here)
+    per_value = 7 + 3 + 2 * unary + 2
+    # per block and sensor: zero test, mean = sum >> 4 (or / m), clz,
+    # subtract, max, size
+    per_block = 16 * 6 + 20  # + header and fit test
     per_sample = 16 * per_value + per_block * blocks / max(n_values / 16, 1)
     print("(b) encoder cost (reference algorithm, counted from the data above)")
     print(f"  unary bits/value {unary:.2f}, remainder bits/value {rem:.2f}, "
           f"flash bits/value {8 * sum(s.page_bytes for s in stats) / n_values:.2f}")
     print(f"  ~{per_value:.1f} ops/value, ~{per_sample:.0f} ops/sample (16 values), "
           f"{per_sample * RATE_HZ / 1e3:.0f} kops/s at {RATE_HZ} Hz")
-    print(f"  RAM: page buffer {L.PAGE_SIZE} B + block of 32 zigzagged deltas 32x16x2 = 1024 B + previous sample "
-          f"32 B + k/sums 48 B + pending records (24 B each) -> about {L.PAGE_SIZE + 1024 + 32 + 48} B")
+    block = L.BLOCK_SAMPLES * 16 * 2
+    print(f"  RAM: page buffer {L.PAGE_SIZE} B + block of {L.BLOCK_SAMPLES} zigzagged residuals "
+          f"{L.BLOCK_SAMPLES}x16x2 = {block} B + previous two samples 64 B + nibbles/sums 48 B + pending records "
+          f"(24 B each) -> about {L.PAGE_SIZE + block + 64 + 48} B")
 
 
 def synthetic_codes(n: int, *, seed: int) -> np.ndarray:
@@ -202,7 +215,7 @@ def decode_timing(hours: float, runs: int) -> None:
           "synthetic gait-like codes, beacons 1/s, sync every 10 min)")
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
-        t = time.perf_counter()
+        encode_s = 0.0
         for foot in range(2):
             codes = synthetic_codes(n, seed=foot)
             t_us = 10**9 + 5000 * np.arange(0, n, RATE_HZ, dtype=np.int64)
@@ -210,14 +223,17 @@ def decode_timing(hours: float, runs: int) -> None:
                                 np.arange(t_us.size), np.full(t_us.size, -70))
             ts = t_us[::600]
             sync = L.SyncPoints(ts, ts + 1_700_000_000_000_000, np.full(ts.size, 800))
+            t = time.perf_counter()
             pages = L.encode_data_pages(codes, session_id=2, first_index=0, device_time_us=10**9,
                                         sampling_rate_hz=RATE_HZ, sync=sync, beacons=beacons)
+            encode_s += time.perf_counter() - t
             p = Path(tmp) / f"foot{foot}.bin"
             p.write_bytes(b"".join(pages))
             paths.append(str(p))
             print(f"  foot {foot}: {len(pages)} pages, {p.stat().st_size / 2**20:.1f} MiB, "
                   f"ratio {24 * n / p.stat().st_size:.2f}")
-        print(f"  encoding both feet took {time.perf_counter() - t:.1f} s (host encoder, not timed further)")
+        print(f"  encode_data_pages both feet: {encode_s:.1f} s ({encode_s / 2 / hours * 1000 / 60:.0f} ms per foot-minute; "
+              "host encoder, one run)")
         del codes, pages
         walls, rss = [], []
         for _ in range(runs):

@@ -55,8 +55,10 @@ RECORD = struct.Struct("<BbHIQQ")  # type, aux8 (int8 for BEACON rssi), aux16, a
 assert RECORD.size == 24
 REC_SYNC, REC_BEACON = 1, 2
 N_SENSORS = 16
-BLOCK_SAMPLES = 32
-MAX_K = 12
+BLOCK_SAMPLES = 16
+MAX_K = 14  # the largest Rice parameter a decoder accepts (the encoder's rule never exceeds 13)
+ZERO_NIBBLE = 15  # nibble 15: every residual of the sensor in the block is 0, no bits in either stream
+MAX_RESIDUAL = 2 * 0xFFF  # |x_j - 2 x_(j-1) + x_(j-2)| <= 8190 (|e_1| <= 4095)
 MAX_CODE = 0xFFF
 REFERENCE_BYTES = 24
 END = struct.Struct("<B3xIIII")
@@ -185,16 +187,26 @@ def bits_of(data: bytes) -> str:
 
 
 def rice_k(zz: list[int]) -> int:
-    """The normative encoder rule: k = max(0, bit_length(floor(sum / m)) - 1)."""
+    """The normative encoder rule for one sensor's nibble in a block: 15 (zero mode) if every zz is 0,
+    else k = max(0, bit_length(floor(sum / m)) - 1)."""
+    if not any(zz):
+        return ZERO_NIBBLE
     return max(0, (sum(zz) // len(zz)).bit_length() - 1)
 
 
-def encode_block(zz: list[list[int]]) -> tuple[bytes, list[int], bytes, bytes]:
-    """zz[s][j] for 16 sensors x m samples -> (block bytes, k per sensor, unary stream, remainder stream)."""
-    ks = [rice_k(row) for row in zz]
+def encode_block(zz: list[list[int]], nibbles: list[int] | None = None) -> tuple[bytes, list[int], bytes, bytes]:
+    """zz[s][j] for 16 sensors x m samples -> (block bytes, nibble per sensor, unary stream, remainder stream).
+
+    ``nibbles`` overrides the normative choice (for decoder-only vectors: any legal k 0..14, or 15 where
+    every zz is 0)."""
+    ks = [rice_k(row) for row in zz] if nibbles is None else list(nibbles)
     unary, rem = BitWriter(), BitWriter()
     for s in range(N_SENSORS):
         k = ks[s]
+        if k == ZERO_NIBBLE:
+            assert not any(zz[s])
+            continue  # zero mode: no bits in either stream
+        assert k <= MAX_K
         for z in zz[s]:
             q = z >> k
             unary.write(((1 << q) - 1) << 1, q + 1)
@@ -212,63 +224,89 @@ def decode_block(section: bytes, at: int, m: int) -> tuple[list[list[int]], int]
     ks = []
     for i in range(8):
         ks += [section[at + i] & 0x0F, section[at + i] >> 4]
-    if max(ks) > MAX_K:
-        raise VectorError("corrupt")
+    coded = [s for s in range(N_SENSORS) if ks[s] != ZERO_NIBBLE]  # every nibble is legal: 0..14 and 15
     (u_len,) = struct.unpack_from("<H", section, at + 8)
     at += 10
-    r_len = (sum(m * k for k in ks) + 7) // 8
+    r_len = (sum(m * ks[s] for s in coded) + 7) // 8
     if at + u_len + r_len > len(section):
         raise VectorError("corrupt")
     runs = bits_of(section[at:at + u_len]).split("0")
-    if len(runs) - 1 < N_SENSORS * m:
+    if len(runs) - 1 < len(coded) * m:  # one zero-bit per value of the coded sensors; later bits are padding
         raise VectorError("corrupt")
-    qs = [len(run) for run in runs[:N_SENSORS * m]]
+    qs = iter(len(run) for run in runs[:len(coded) * m])
     rbits = bits_of(section[at + u_len:at + u_len + r_len])
     zz, pos = [], 0
     for s in range(N_SENSORS):
         k, row = ks[s], []
-        for j in range(m):
+        if k == ZERO_NIBBLE:
+            zz.append([0] * m)
+            continue
+        for _ in range(m):
             low = int(rbits[pos:pos + k], 2) if k else 0
             pos += k
-            row.append(qs[s * m + j] << k | low)
+            row.append(next(qs) << k | low)
         zz.append(row)
     return zz, at + u_len + r_len
 
 
-def block_zz(prev: list[int], samples: list[list[int]]) -> list[list[int]]:
-    """Zigzagged deltas, sensor-major: zz[s][j] of samples[j][s] - previous sample."""
+def prediction(history: list[list[int]]) -> list[int]:
+    """Prediction of the next sample from the page's samples so far: the reference alone -> itself
+    (first order); else 2 x[j-1] - x[j-2] (second order, not clamped)."""
+    if len(history) == 1:
+        return list(history[-1])
+    return [2 * a - b for a, b in zip(history[-1], history[-2])]
+
+
+def block_zz(previous: list[list[int]], samples: list[list[int]]) -> list[list[int]]:
+    """Zigzagged prediction residuals, sensor-major: zz[s][j] of samples[j][s] minus its prediction.
+
+    ``previous``: [reference] for a page's first block, else the two samples of the page before the block."""
+    history = [list(x) for x in previous[-2:]]
     rows = [[0] * len(samples) for _ in range(N_SENSORS)]
     for j, sample in enumerate(samples):
+        pred = prediction(history)
         for s in range(N_SENSORS):
-            rows[s][j] = zigzag(sample[s] - prev[s])
-        prev = sample
+            rows[s][j] = zigzag(sample[s] - pred[s])
+        history = [history[-1], list(sample)]
     return rows
+
+
+def block_context(codes: list[list[int]], start: int, b: int) -> list[list[int]]:
+    """The samples before the block that starts at codes[b] of the page that starts at codes[start]."""
+    return codes[start:start + 1] if b == start + 1 else codes[b - 2:b]
 
 
 def encode_section(samples: list[list[int]]) -> tuple[bytes, list[int]]:
     """Data section (reference + blocks) of consecutive samples; returns (bytes, block sizes)."""
     out, sizes = bytearray(pack12(samples[0])), []
     for b in range(1, len(samples), BLOCK_SAMPLES):
-        block = encode_block(block_zz(samples[b - 1], samples[b:b + BLOCK_SAMPLES]))[0]
+        block = encode_block(block_zz(block_context(samples, 0, b), samples[b:b + BLOCK_SAMPLES]))[0]
         sizes.append(len(block))
         out += block
     return bytes(out), sizes
 
 
+def reconstruct(reference: list[int], residuals: list[list[int]]) -> list[list[int]]:
+    """x = x_0 + cumsum(d), d = cumsum(e) (exact integers); raises 'corrupt' when a code leaves 0..4095."""
+    samples, d = [list(reference)], [0] * N_SENSORS
+    for e in residuals:
+        d = [a + b for a, b in zip(d, e)]
+        sample = [a + b for a, b in zip(samples[-1], d)]
+        if min(sample) < 0 or max(sample) > MAX_CODE:
+            raise VectorError("corrupt")
+        samples.append(sample)
+    return samples
+
+
 def decode_section(section: bytes, n_samples: int) -> list[list[int]]:
     if n_samples < 1 or len(section) < REFERENCE_BYTES:
         raise VectorError("corrupt")
-    samples = [unpack12(section[:REFERENCE_BYTES])]
-    at = REFERENCE_BYTES
+    residuals, at = [], REFERENCE_BYTES
     for b in range(1, n_samples, BLOCK_SAMPLES):
         m = min(BLOCK_SAMPLES, n_samples - b)
         zz, at = decode_block(section, at, m)
-        for j in range(m):
-            sample = [samples[-1][s] + unzigzag(zz[s][j]) for s in range(N_SENSORS)]
-            if min(sample) < 0 or max(sample) > MAX_CODE:
-                raise VectorError("corrupt")
-            samples.append(sample)
-    return samples
+        residuals += [[unzigzag(zz[s][j]) for s in range(N_SENSORS)] for j in range(m)]
+    return reconstruct(unpack12(section[:REFERENCE_BYTES]), residuals)
 
 
 # --------------------------------------------------------------------------
@@ -395,7 +433,7 @@ def encode_data_pages(codes: list[list[int]], *, session_id, first_index, device
 
         assert REFERENCE_BYTES + RECORD.size * n_rec(end) <= BODY_SIZE, "records alone overflow a page"
         while end < n:
-            block = encode_block(block_zz(codes[end - 1], codes[end:end + BLOCK_SAMPLES]))[0]
+            block = encode_block(block_zz(block_context(codes, start, end), codes[end:end + BLOCK_SAMPLES]))[0]
             stop = min(n, end + BLOCK_SAMPLES)
             if len(section) + len(block) + RECORD.size * n_rec(stop) > BODY_SIZE or n_rec(stop) > 255:
                 break
@@ -824,46 +862,88 @@ def crc_vectors() -> list[dict]:
 
 def zigzag_vectors() -> list[dict]:
     out = []
-    for d in (0, -1, 1, -2, 2, 100, -100, 4095, -4095):
-        z = zigzag(d)
-        assert unzigzag(z) == d
-        out.append({"delta": d, "zz": z})
+    for e in (0, -1, 1, -2, 2, 100, -100, 4095, -4095, 8190, -8190):
+        z = zigzag(e)
+        assert unzigzag(z) == e
+        out.append({"residual": e, "zz": z})
     return out
 
 
+def page_residuals(previous: list[list[int]], samples: list[list[int]]) -> list[list[int]]:
+    """Residuals e[s][j] (sensor-major) of a block, unzigzagged (for the vectors' readers)."""
+    return [[unzigzag(z) for z in row] for row in block_zz(previous, samples)]
+
+
 def block_vectors() -> list[dict]:
-    """Single blocks: previous sample + m samples -> k, streams, bytes."""
+    """Single blocks: the page's samples before the block + m samples -> nibbles, streams, bytes."""
     cases = []
-    prev = [100 + 10 * s for s in range(16)]
-    small = [[prev[s] + d for s, d in enumerate([0, 1, -1, 2, -2, 3, 0, 0, 5, -5, 0, 1, 0, 0, 0, 7])],
-             [prev[s] + d for s, d in enumerate([0, 2, -1, 2, -3, 3, 0, 1, 5, -4, 0, 1, 0, 0, 1, 7])],
-             [prev[s] + d for s, d in enumerate([0, 2, 0, 3, -3, 5, 0, 1, 6, -4, 0, 0, 0, 0, 1, 9])],
-             [prev[s] + d for s, d in enumerate([0, 3, 0, 3, -4, 5, 0, 1, 6, -2, 0, 0, 0, 0, 1, 8])]]
-    cases.append(("worked_example_m4", "The worked example of protocol_v1_1.md: 4 samples of small deltas.",
-                  prev, small))
-    cases.append(("constant_k0_m32", "32 samples equal to the previous one: every zz 0, every k 0, "
-                  "16 x 32 zero-bits of unary, no remainder.", prev, [prev] * 32))
-    cases.append(("single_sample_m1", "m = 1 (a page's last block may be that short).", prev, [small[0]]))
-    jump = [[0] * 16 if j % 2 else [4095] * 16 for j in range(32)]
-    cases.append(("full_scale_jumps_k12_m32", "0 <-> 4095 every sample (from 0): zz 8190 / 8189, k = 12 for "
-                  "every sensor (the maximum), every q = 1.", [0] * 16, jump))
-    ramp = [[(prev[s] + 37 * (j + 1) * (s + 1)) % 4096 for s in range(16)] for j in range(32)]
-    cases.append(("ramps_m32", "Ramps of slope 37 x (sensor + 1) codes per sample (wrapping mod 4096).", prev, ramp))
+    ref = [100 + 10 * s for s in range(16)]
+    tracks = {1: [113, 116, 119, 122], 2: [125, 128, 129, 128], 3: [131, 131, 130, 131], 15: [250, 251, 251, 251]}
+    worked = [[tracks[s][j] if s in tracks else ref[s] for s in range(16)] for j in range(4)]
+    cases.append(("worked_example_m4", "The worked example of protocol_v1_1.md: the first block of a page (previous = "
+                  "the reference), 4 samples; 12 sensors constant (nibble 15).", [ref], worked, None))
+    flat = [[1000 + s for s in range(16)]] * 2
+    cases.append(("all_zero_m16", "16 samples continuing two equal samples: every residual 0, every nibble 15, "
+                  "U = 0, no streams (10 bytes).", flat, [flat[0]] * 16, None))
+    parab = [[(1200 + 40 * s) - (j - 8 - s % 4) ** 2 * (s % 4 + 1) + (j * (s + 3) % 5) for s in range(16)]
+             for j in range(18)]
+    cases.append(("parabolas_m16", "Parabolic rise and fall of each sensor plus a small periodic ripple: small "
+                  "second-order residuals.", parab[:2], parab[2:], None))
+    cases.append(("single_sample_m1", "m = 1 (a page's last block may be that short), after two samples.",
+                  parab[:2], parab[2:3], None))
+    alt = [[4095 * ((j + s) % 2) for s in range(16)] for j in range(18)]
+    cases.append(("extremes_k13_m16", "0 <-> 4095 every sample (odd sensors in antiphase): residuals +-8190, zz "
+                  "16380 / 16379, nibble 13 for every sensor (the largest the encoder's rule gives), every q = 1.",
+                  alt[:2], alt[2:], None))
+    cases.append(("first_block_extremes_m16", "The first block of a page whose reference is 0 / 4095 and which "
+                  "then alternates: e_1 = +-4095 (first order), then +-8190.", alt[:1], alt[1:17], None))
+    spike = [[2000] * 16 for _ in range(18)]
+    for s in range(16):
+        spike[2 + s][s] = 2000 + 4 * s  # one step of each sensor at its own sample
+    cases.append(("steps_m16", "A step of 4 x s codes of sensor s at sample s of the block: residuals +a, -2a, "
+                  "+a around it; sensor 0 stays in zero mode.", spike[:2], spike[2:], None))
+    one = [[3000] * 16 for _ in range(18)]
+    one[17][7] = 3000 - 1024
+    cases.append(("one_step_q31_m16", "Sensor 7 drops by 1024 codes at the block's last sample: one residual -1024 "
+                  "(zz 2047), mean 127, k = 6, q = 31: the longest unary run the rule allows (q < 2m = 32); the "
+                  "other sensors in zero mode.", one[:2], one[2:], None))
+    small = parab[2:18]
+    zz_small = block_zz(parab[:2], small)
+    forced = [14 if s % 2 else 13 for s in range(16)]
+    forced[0] = 0
+    cases.append(("k13_k14_decoder_only_m16", "The parabolas_m16 block written with nibbles 13 / 14 (sensor 0: 0) "
+                  "instead of the encoder's choice: legal, so decoders must accept it (q = 0, 13 or 14 remainder "
+                  "bits per value); an encoder never writes it (encoder_output false).", parab[:2], small, forced))
+    assert max(max(r) for r in zz_small) < 2 ** 13
     out = []
-    for name, desc, p, samples in cases:
-        zz = block_zz(p, samples)
-        raw, ks, u, r = encode_block(zz)
+    for name, desc, prev, samples, nibbles in cases:
+        assert all(0 <= x <= MAX_CODE for sample in prev + samples for x in sample), name
+        zz = block_zz(prev, samples)
+        raw, ks, u, r = encode_block(zz, nibbles)
         back, at = decode_block(raw, 0, len(samples))
         assert back == zz and at == len(raw), name
-        rec = [[p[s] + 0 for s in range(16)]]
-        for j in range(len(samples)):
-            rec.append([rec[-1][s] + unzigzag(zz[s][j]) for s in range(16)])
-        assert rec[1:] == [list(x) for x in samples]
-        out.append({"name": name, "description": desc, "m": len(samples), "previous": p,
-                    "samples": [list(x) for x in samples], "zz": zz, "k": ks, "unary_hex": u.hex(),
-                    "unary_bits": sum((z >> k) + 1 for row, k in zip(zz, ks) for z in row),
-                    "remainder_hex": r.hex(), "remainder_bits": sum(len(samples) * k for k in ks),
+        rows = [[unzigzag(zz[s][j]) for s in range(16)] for j in range(len(samples))]
+        history = [list(x) for x in prev]
+        rec = reconstruct(history[-1], rows) if len(history) == 1 else None
+        if rec is None:  # continue the page: d starts at the last difference before the block
+            d0 = [a - b for a, b in zip(history[-1], history[-2])]
+            rec = [history[-1]]
+            for e in rows:
+                d0 = [a + b for a, b in zip(d0, e)]
+                rec.append([a + b for a, b in zip(rec[-1], d0)])
+        assert rec[1:] == [list(x) for x in samples], name
+        coded = [k for k in ks if k != ZERO_NIBBLE]
+        out.append({"name": name, "description": desc, "m": len(samples), "encoder_output": nibbles is None,
+                    "previous": [list(x) for x in prev], "samples": [list(x) for x in samples],
+                    "residuals": page_residuals(prev, samples), "zz": zz, "k": ks, "unary_hex": u.hex(),
+                    "unary_bits": sum((z >> k) + 1 for row, k in zip(zz, ks) if k != ZERO_NIBBLE for z in row),
+                    "remainder_hex": r.hex(), "remainder_bits": sum(len(samples) * k for k in coded),
                     "hex": raw.hex()})
+    by_name = {v["name"]: v for v in out}
+    assert by_name["all_zero_m16"]["hex"] == "ff" * 8 + "0000"
+    assert set(by_name["extremes_k13_m16"]["k"]) == {13}
+    assert max(max(row) >> k for row, k in zip(by_name["one_step_q31_m16"]["zz"], by_name["one_step_q31_m16"]["k"])
+               if k != ZERO_NIBBLE) == 31
     return out
 
 
@@ -883,7 +963,40 @@ def page_entry(name, description, page: bytes, inputs: dict, expected: dict, kin
     got = decode_page(page)
     for key, value in expected.items():
         assert got[key] == value, (name, key, got[key], value)
-    return {"name": name, "description": description, "kind": kind, "valid": True, "inputs": inputs,
+    return {"name": name, "description": description, "kind": kind, "valid": True, "encoder_output": True,
+            "inputs": inputs, "expected": got, "hex": page.hex()}
+
+
+def decoder_only_page() -> dict:
+    """A legal data page that the normative encoder would not write: nibbles 13 / 14 where the rule gives 0..4,
+    and a block with one sensor in zero mode next to coded ones; decoders must accept it."""
+    codes = [[(1200 + 40 * s) - (j - 8 - s % 4) ** 2 * (s % 4 + 1) + (j * (s + 3) % 5) for s in range(16)]
+             for j in range(17)]
+    codes += [list(codes[-1]) for _ in range(5)]  # then 5 samples continuing the last difference: see below
+    for j in range(17, 22):
+        codes[j] = [2 * a - b for a, b in zip(codes[j - 1], codes[j - 2])]  # second-order residual 0
+        codes[j][5] += 1  # except sensor 5
+    section = bytearray(pack12(codes[0]))
+    nibbles = [[14 if s % 2 else 13 for s in range(16)], None]
+    for b, forced in zip(range(1, len(codes), BLOCK_SAMPLES), nibbles):
+        zz = block_zz(block_context(codes, 0, b), codes[b:b + BLOCK_SAMPLES])
+        if forced is None:  # the last block (m = 5): zero mode for all but sensor 5, which gets k = 14
+            forced = [ZERO_NIBBLE if not any(row) else 14 for row in zz]
+            assert forced.count(14) == 1
+        section += encode_block(zz, forced)[0]
+    page = make_page(KIND_DATA, session_id=7, seq=1, first_index=123456, device_time_us=1_732_190_400_000_000,
+                     n_samples=len(codes), section=bytes(section), records=[])
+    got = decode_page(page)
+    assert got["codes"] == codes
+    assert encode_data_pages(codes, session_id=7, first_index=123456, device_time_us=1_732_190_400_000_000,
+                             sampling_rate_hz=200)[0] != page  # not what the encoder writes
+    return {"name": "data_k13_k14_decoder_only", "description": "22 samples written with nibbles 13 / 14 (the "
+            "encoder's rule gives 0..4 here) and, in the last block (m = 5), zero mode for 15 sensors and k = 14 "
+            "for sensor 5: a legal page an encoder does not write; decoders must accept it (encoder_output false).",
+            "kind": "data", "valid": True, "encoder_output": False,
+            "inputs": {"codes": codes, "session_id": 7, "first_index": 123456,
+                       "device_time_us": 1_732_190_400_000_000, "sampling_rate_hz": 200, "first_seq": 1, "sync": [],
+                       "beacons": [], "temperature": [], "battery": []},
             "expected": got, "hex": page.hex()}
 
 
@@ -932,13 +1045,22 @@ def page_vectors() -> list[dict]:
                   "battery": [list(x) for x in battery]}
         out.append(page_entry(name, desc, pages[0], inputs, exp, "data"))
 
-    data("data_constant", "97 samples all at code 1000 (1 reference + 3 blocks of 32): every k 0.",
-         [[1000] * 16] * 97)
+    data("data_constant", "97 samples all at code 1000 (1 reference + 6 blocks of 16): every nibble 15 (zero "
+         "mode), blocks of 10 bytes.", [[1000] * 16] * 97)
     data("data_single_sample", "n_samples 1: the reference alone, no block.", [[0x123 + s for s in range(16)]])
-    data("data_ramp", "A ramp: sensor s rises by s + 1 codes per sample, 50 samples (blocks of 32 and 17), 100 Hz.",
+    ref = [100 + 10 * s for s in range(16)]
+    tracks = {1: [113, 116, 119, 122], 2: [125, 128, 129, 128], 3: [131, 131, 130, 131], 15: [250, 251, 251, 251]}
+    data("data_worked_example", "The worked example of protocol_v1_1.md as a page: reference 100 + 10 s, then "
+         "the block of vector worked_example_m4.",
+         [ref] + [[tracks[s][j] if s in tracks else ref[s] for s in range(16)] for j in range(4)])
+    data("data_ramp", "A ramp: sensor s rises by s + 1 codes per sample, 50 samples, 100 Hz: e_1 = s + 1, then "
+         "every second-order residual 0 (nibble 15 after the first block); blocks of 16, 16, 16 and 1 (m = 1).",
          [[10 * s + (s + 1) * j for s in range(16)] for j in range(50)], rate_hz=100)
-    data("data_full_scale_jumps", "0 <-> 4095 every sample, 65 samples: k = 12 blocks.",
-         [[4095] * 16 if j % 2 else [0] * 16 for j in range(65)])
+    data("data_residual_extremes", "0 <-> 4095 every sample (odd sensors in antiphase), 65 samples: e_1 = "
+         "+-4095, then every residual +-8190 (zz 16379 / 16380), nibble 13: the largest residuals and k.",
+         [[4095 * ((j + s) % 2) for s in range(16)] for j in range(65)])
+    data("data_gait_swing", "Gait-like codes without noise (gait_codes(161, seed 2, noise 0)): sensors at 0 in "
+         "swing and before their contact use zero mode (nibble 15).", gait_codes(161, seed=2, noise=0))
     data("data_gait_noisy", "Gait-like codes (make_log_vectors.gait_codes, seed 1), 161 samples at 200 Hz, with "
          "battery and temperature series (the page takes the latest value at or before its first sample).",
          gait_codes(161), temperature=[(1_732_190_399_000_000, 23.25), (1_732_190_400_000_000, 23.5),
@@ -956,6 +1078,7 @@ def page_vectors() -> list[dict]:
          "(the page stores only its first index).", gait_codes(40, rate_hz=50, seed=9), rate_hz=50,
          first_index=0xFFFFFFF0, t0=5_000_000)
 
+    out.append(decoder_only_page())
     for reason, code in END_REASON_CODE.items():
         end = {"reason": reason, "end_index": 123456 + 161, "end_device_time_us": t0 + 805_000 + code,
                "n_samples": 161, "n_data_pages": 1, "lost_samples": 3 if reason == "flash_full" else 0}
@@ -1023,14 +1146,30 @@ def invalid_page_vectors() -> list[dict]:
         return page + struct.pack("<I", crc32(page))
 
     ref = pack12([1000] * 16)
-    k13 = bytes([0x0D] + [0] * 7) + struct.pack("<H", 4) + b"\x00" * 4  # sensor 0: k = 13
-    # a block of m = 1 needs 16 zero-bits: give a unary stream of one 0x00 byte (8 zero-bits)
+    zero_mode = bytes([0xFF] * 8)
+    # a block of m = 1 with every nibble 0 needs 16 zero-bits: give a unary stream of one 0x00 byte (8 zero-bits)
     short_unary = bytes(8) + struct.pack("<H", 1) + b"\x00"
     beyond = bytes(8) + struct.pack("<H", 200) + b"\x00" * 2  # U = 200 but only 2 bytes follow
-    all_ones_k = bytes([0x22] * 8) + struct.pack("<H", 2) + b"\x00\x00"  # k = 2 each: R = 4 bytes missing
-    # codes run below zero: reference 0, delta -1 (zz 1) for sensor 0
+    all_k2 = bytes([0x22] * 8) + struct.pack("<H", 2) + b"\x00\x00"  # k = 2 each: R = 4 bytes missing
+    # codes run below zero: reference 0, e_1 = -1 (zz 1) for sensor 0 (k 0), the others in zero mode
     below = pack12([0] * 16)
-    neg = bytes(8) + struct.pack("<H", 3) + bytes([0b10000000, 0, 0])  # sensor 0 q=1 then 15 zeros
+    neg = bytes([0xF0]) + zero_mode[1:] + struct.pack("<H", 1) + bytes([0b10000000])
+    # second order leaves the range: reference 4000, e_1 = +20 (zz 40), then e = +10 (zz 20) for sensor 0:
+    # d = 20, 30, 40, ... and x = 4020, 4050, 4090, 4140 > 4095 at the 4th sample
+    climb = [[4000] * 16] + [[4000] * 16 for _ in range(16)]
+    zz_climb = [[40] + [20] * 15] + [[0] * 16 for _ in range(15)]
+    above = pack12([4000] * 16) + encode_block(zz_climb)[0]
+    assert climb and encode_block(zz_climb)[1][0] == 4
+    # a sensor written in zero mode (no bits) but given nibble 0: the decoder expects 16 more zero-bits
+    gait = gait_codes(17, seed=2, noise=0)
+    zz_gait = block_zz(gait[:1], gait[1:])
+    block = bytearray(encode_block(zz_gait)[0])
+    ks = encode_block(zz_gait)[1]
+    zero_sensor = max(s for s in range(N_SENSORS) if ks[s] == ZERO_NIBBLE)
+    coded = [s for s in range(N_SENSORS) if ks[s] != ZERO_NIBBLE]
+    assert coded and zero_sensor > max(coded), ks  # the missing values come last: the stream runs out
+    block[zero_sensor // 2] &= 0xF0 if zero_sensor % 2 == 0 else 0x0F
+    missing_bits = pack12(gait[0]) + bytes(block)
     cases = [
         ("erased", "An erased page: 4096 x 0xFF.", b"\xff" * PAGE_SIZE, "erased"),
         ("crc_flipped_bit", "One bit of the body flipped: the CRC fails.",
@@ -1041,17 +1180,22 @@ def invalid_page_vectors() -> list[dict]:
         ("unknown_version_2", "Log format 2 (valid CRC): a host refuses it and never erases it.",
          recrc(good[:4] + b"\x02" + good[5:]), "unknown_version"),
         ("corrupt_kind_4", "Page kind 4 (valid CRC).", recrc(good[:5] + b"\x04" + good[6:]), "corrupt"),
-        ("corrupt_k13", "A block with k = 13 for sensor 0.", forged_section(ref + k13, 2), "corrupt"),
         ("corrupt_unary_too_short", "m = 1 needs 16 zero-bits in the unary stream; it has 8.",
          forged_section(ref + short_unary, 2), "corrupt"),
         ("corrupt_stream_beyond_section", "U = 200 but the section ends 2 bytes later.",
          forged_section(ref + beyond, 2), "corrupt"),
         ("corrupt_remainder_beyond_section", "k = 2 for every sensor but the remainder stream is missing.",
-         forged_section(ref + all_ones_k, 2), "corrupt"),
-        ("corrupt_block_missing", "n_samples 34 needs 2 blocks; the section has the reference only.",
+         forged_section(ref + all_k2, 2), "corrupt"),
+        ("corrupt_block_missing", "n_samples 34 needs 3 blocks (16, 16, 1); the section has the reference only.",
          forged_section(ref, 34), "corrupt"),
-        ("corrupt_code_below_zero", "Reference 0 and a delta of -1: a code outside 0..4095.",
-         forged_section(below + neg, 2), "corrupt"),
+        ("corrupt_code_below_zero", "Reference 0 and e_1 = -1 for sensor 0 (the others in zero mode): a code "
+         "below 0.", forged_section(below + neg, 2), "corrupt"),
+        ("corrupt_code_above_4095", "Reference 4000, e_1 = +20 then e = +10 for sensor 0 (k 4, well-formed "
+         "streams): the second-order reconstruction climbs 4020, 4050, 4090, 4140: a code above 4095.",
+         forged_section(above, 17), "corrupt"),
+        ("corrupt_zero_mode_nibble_0", f"A gait block (gait_codes(17, seed 2, noise 0)) whose sensor {zero_sensor} "
+         "wrote no bits (all residuals 0) but carries nibble 0 instead of 15: the decoder expects 16 more "
+         "zero-bits than the unary stream holds.", forged_section(missing_bits, 17), "corrupt"),
         ("corrupt_body_used_4061", "body_used 4061 > 4060.", recrc(good[:30] + struct.pack("<H", 4061) + good[32:]),
          "corrupt"),
         ("corrupt_data_zero_samples", "A data page with n_samples 0.",
@@ -1357,20 +1501,23 @@ def requantise(feet, *, code_at_p999: int = 3900) -> tuple[list[list[list[int]]]
     return [[[max(0, min(MAX_CODE, int(v / lsb + 0.5))) for v in s] for s in foot] for foot in feet], lsb
 
 
-def stream_bits(pages: list[bytes], real: int) -> tuple[int, int]:
-    """(bits of the first `real` sensors' unary + remainder values, bits of all 16 sensors' values)."""
-    real_bits = all_bits = 0
+def stream_bits(pages: list[bytes], real: int) -> tuple[int, int, float]:
+    """(bits of the first `real` sensors' unary + remainder values, bits of all 16 sensors' values,
+    share of the real sensors' blocks in zero mode)."""
+    real_bits = all_bits = zero = blocks = 0
     for page in pages:
         p = decode_page(page)
         codes = p["codes"]
         for b in range(1, len(codes), BLOCK_SAMPLES):
-            zz = block_zz(codes[b - 1], codes[b:b + BLOCK_SAMPLES])
+            zz = block_zz(block_context(codes, 0, b), codes[b:b + BLOCK_SAMPLES])
             for s in range(N_SENSORS):
                 k = rice_k(zz[s])
-                bits = sum((z >> k) + 1 + k for z in zz[s])
+                bits = 0 if k == ZERO_NIBBLE else sum((z >> k) + 1 + k for z in zz[s])
                 all_bits += bits
                 real_bits += bits if s < real else 0
-    return real_bits, all_bits
+                zero += k == ZERO_NIBBLE and s < real
+                blocks += s < real
+    return real_bits, all_bits, zero / max(1, blocks)
 
 
 def ratio_of(path: Path, *, rate_hz: int = 100, decimate: int = 1) -> dict:
@@ -1382,13 +1529,14 @@ def ratio_of(path: Path, *, rate_hz: int = 100, decimate: int = 1) -> dict:
         codes = [s + [0] * (N_SENSORS - real) for s in foot]
         pages = encode_data_pages(codes, session_id=1, first_index=0, device_time_us=0,
                                   sampling_rate_hz=rate_hz // decimate)
-        real_bits, all_bits = stream_bits(pages, real)
+        real_bits, all_bits, zero_share = stream_bits(pages, real)
         tail = BODY_SIZE - struct.unpack_from("<H", pages[-1], 30)[0]  # the open page's unused rest: not lost
         overhead_bits = 8 * (PAGE_SIZE * len(pages) - tail) - all_bits
         counted = real_bits + overhead_bits
         out["feet"].append({"samples": len(codes), "sensors": real, "pages": len(pages),
                             "ratio": round(12 * real * len(codes) / counted, 3),
-                            "bits_per_value": round(counted / (real * len(codes)), 3)})
+                            "bits_per_value": round(counted / (real * len(codes)), 3), "counted_bits": counted,
+                            "zero_mode_pct": round(100 * zero_share, 1)})
     return out
 
 

@@ -149,6 +149,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         loss = s["packet_loss_pct"] or 0.0
         what = (f"{_safe(dev.get('name', '?'))} fw {_safe(dev.get('firmware_revision', '?'))}, {s['packets']} packets"
                 if s["packets"] is not None else f"{s['samples_received']} samples")
+        if s.get("log"):
+            lg = s["log"]
+            end = (lg["end"] or {}).get("reason") or "none: the insole lost power while logging"
+            what = (f"{_safe(dev.get('name', '?'))} fw {_safe(dev.get('firmware_revision', '?'))}, "
+                    f"{s['samples_received']} samples in {lg['pages']} log pages (end: {end}; clock from "
+                    f"{lg['clock_evidence']})")
+            if lg["invalid_pages"]:
+                what += f", rejected pages {lg['invalid_pages']}"
         con.print(f"  {side:<6}        {what}, loss {loss:.2f} %, {s['gaps']} gaps"
                   + (f", clock {s['clock_rate_ppm']:+.1f} ppm" if s['clock_rate_ppm'] is not None else "")
                   + (f", invalid {s['invalid_packets']}" if s['invalid_packets'] else ""))
@@ -485,8 +493,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for line in lines:
             con.print(f"  {line}")
     con.print(f"\nrecordings: {', '.join(_safe(p) for p in result.recordings)}\n"
-              f"            (streamed from two virtual insoles over the virtual radio, {DEMO_TIME_SCALE:g}x real time)")
+              f"            (from two virtual insoles over the virtual radio, {DEMO_TIME_SCALE:g}x real time: the "
+              f"standing tests and the earlier run streamed live, today's run logged on the insoles)")
+    if result.sync:
+        con.print(f"sync:       {result.sync}")
     con.print(f"report:     {_safe(result.report)}")
+    if result.fit:
+        con.print(f"FIT:        {_safe(result.fit)} (for Garmin Connect, Strava, intervals.icu)")
     return 0
 
 

@@ -3,10 +3,14 @@
 Two virtual insoles stream over the virtual radio (bleak on Bumble's
 in-process controllers, the code path of a real session from ``BleakScanner``
 down) while a simulated person follows the guided standing test (countdown,
-feet lifted one at a time for zeroing, eyes open, "close your eyes now") and
-then runs with a built-in asymmetry; the recordings are decoded, analysed and
-turned into a PDF. The radio runs :data:`DEMO_TIME_SCALE` times faster than
-real time.
+feet lifted one at a time for zeroing, eyes open, "close your eyes now").
+Then the runner goes out without the computer: ``insole log start`` over the
+radio, a :data:`DEMO_LOGGED_RUN_MIN`-minute run logged on the insoles
+themselves whose contact-time asymmetry grows as the runner tires, and
+``insole sync`` back home (a download over the radio, verified, then erased
+on the insoles). The recordings are decoded, analysed and turned into a PDF
+and the run into a FIT activity. The radio runs :data:`DEMO_TIME_SCALE` times
+faster than real time.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from .report.pdf import write_report
 log = logging.getLogger("insole")
 
 __all__ = ["DemoResult", "run_demo", "DEMO_LEFT_LOAD_PCT", "DEMO_EYES_CLOSED_SHIFT_PP", "DEMO_RUN_SI_PCT",
-           "DEMO_TIME_SCALE"]
+           "DEMO_TIME_SCALE", "DEMO_LOGGED_RUN_MIN", "DEMO_FATIGUE_PP_PER_10MIN"]
 
 #: the demo's built-in asymmetries: standing, 53 % on the left with the eyes
 #: open and 4 points more with them closed; running, a symmetry index of -8 %
@@ -40,8 +44,13 @@ DEMO_SUBJECT = "Demo Runner"
 DEMO_RUN_S = 90.0
 #: how much faster than real time the virtual insoles stream
 DEMO_TIME_SCALE = 25.0
-#: the recordings a demo writes, oldest first (and ``report.pdf``)
+#: today's run, logged on the insoles: minutes, and the growth of its
+#: contact-time SI as the runner tires (points per 10 min, signed like the SI)
+DEMO_LOGGED_RUN_MIN = 40.0
+DEMO_FATIGUE_PP_PER_10MIN = -1.5
+#: the recordings a demo writes, oldest first (and ``report.pdf``, ``run.fit``)
 DEMO_FILES = ("earlier_standing.insole", "earlier_run.insole", "standing.insole", "run.insole")
+DEMO_OTHER_FILES = ("report.pdf", "run.fit")
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class DemoResult:
     recordings: list[Path]
     report: Path
     summary: list[tuple[str, list[str]]]
+    fit: Path | None = None
+    sync: str = ""
 
 
 def summarise(rec: Recording, result=None) -> tuple[str, list[str]]:
@@ -108,7 +119,7 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
-    for name in (*DEMO_FILES, "report.pdf"):
+    for name in (*DEMO_FILES, *DEMO_OTHER_FILES):
         if (out_dir / name).exists() and not overwrite:
             raise OutputError(f"{out_dir} already holds a demo ({name}); give --force to replace it, "
                               "or --out another folder")
@@ -131,20 +142,73 @@ def run_demo(out_dir: Path, *, time_scale: float = DEMO_TIME_SCALE,
          standing(DEMO_LEFT_LOAD_PCT + 2.0, DEMO_EYES_CLOSED_SHIFT_PP + 1.0, 11)),
         (DEMO_FILES[1], earlier, run(DEMO_RUN_SI_PCT - 4.0, 12)),
         (DEMO_FILES[2], today, standing(DEMO_LEFT_LOAD_PCT, DEMO_EYES_CLOSED_SHIFT_PP, 1)),
-        (DEMO_FILES[3], today, run(DEMO_RUN_SI_PCT, 2)),
     ]
     paths = [asyncio.run(_stream(out_dir / name, scenario, started=when, time_scale=time_scale, seed=7 * i,
                                  progress=progress))
              for i, (name, when, scenario) in enumerate(sessions)]
+    run_path, sync_line = _logged_run(out_dir, time_scale=time_scale, progress=progress)
+    paths.append(run_path)
     recordings = [load(p) for p in paths]
     analyses = [analyze(r) for r in recordings]
     summary = [summarise(r, a) for r, a in zip(recordings[2:], analyses[2:])]
     if progress:
         progress("writing the report", 0, 1)
     report = write_report(recordings, analyses, out_dir / "report.pdf", subject=DEMO_SUBJECT, overwrite=True)
+    from .fit import write_fit
+
+    fit = write_fit(recordings[-1], out_dir / "run.fit", overwrite=True, result=analyses[-1]).path
     if progress:
         progress("writing the report", 1, 1)
-    return DemoResult(recordings=paths, report=report, summary=summary)
+    return DemoResult(recordings=paths, report=report, summary=summary, fit=fit, sync=sync_line)
+
+
+def _logged_run(out_dir: Path, *, time_scale: float, progress) -> tuple[Path, str]:
+    """Today's run, as a runner does it: ``log start`` over the radio, the
+    run logged on the insoles, ``sync`` back home; ``run.insole``."""
+    import asyncio
+    import os
+    import shutil
+    import tempfile
+
+    from .ble.virtual.pair import virtual_log_pair
+    from .ble.virtual.run import run_virtual
+    from .ble.virtual.state import VirtualPairState
+    from .sync.keys import KeyStore
+    from .sync.workflow import Reach, log_start, sync_pair
+
+    state_dir = Path(tempfile.mkdtemp(prefix=".virtual-insoles-", dir=out_dir))
+    step = f"a {DEMO_LOGGED_RUN_MIN:g}-min run logged on the insoles, then synced"
+    try:
+        with VirtualPairState.open(state_dir) as state:
+            async def connect_and(work):
+                async with virtual_log_pair(state, time_scale=time_scale) as pair:
+                    reach = Reach(keys=KeyStore(state_dir / "host"), backend=pair.backend,
+                                  host_clock_us=state.host_time_us, truth=state.truth_for)
+                    return await work(reach)
+
+            note = {"protocol": "run", "subject": DEMO_SUBJECT, "body_mass_kg": DEMO_BODY_MASS_KG}
+            if progress:
+                progress(step, 0, 3)
+            asyncio.run(connect_and(lambda reach: log_start(reach, note=note)))
+            run_virtual(state, minutes=DEMO_LOGGED_RUN_MIN, asymmetry_pct=DEMO_RUN_SI_PCT,
+                        fatigue_pp_per_10min=DEMO_FATIGUE_PP_PER_10MIN, seed=2)
+            if progress:
+                progress(step, 1, 3)
+            synced = Path(tempfile.mkdtemp(prefix=".synced-", dir=out_dir))
+            result = asyncio.run(connect_and(lambda reach: sync_pair(reach, synced)))
+        if len(result.written) != 1:
+            raise RuntimeError(f"the demo's sync wrote {len(result.written)} recordings, expected one")
+        path = out_dir / DEMO_FILES[3]
+        os.replace(result.written[0], path)
+        shutil.rmtree(synced, ignore_errors=True)
+        if progress:
+            progress(step, 3, 3)
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    modelled_s = result.downloaded_bytes / 2 / 120e3  # both feet in parallel at the modelled 120 kB/s each
+    line = (f"synced {result.downloaded_bytes / 1e6:.1f} MB from both insoles (about {modelled_s:.0f} s at the "
+            f"modelled 120 kB/s per insole; {result.seconds:.1f} s here at {time_scale:g}x), verified, erased")
+    return path, line
 
 
 async def _stream(path: Path, scenario, *, started, time_scale: float, seed: int, progress) -> Path:

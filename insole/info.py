@@ -41,6 +41,9 @@ def describe(recording: Recording) -> dict[str, Any]:
             "gaps": len(sq.get("gaps", [])),
             "clock_rate_ppm": sq["clock"][0]["rate_ppm"] if sq.get("clock") else None,
         }
+        if "pages" in sq:  # synced from the insole's own log
+            sides[side]["log"] = {"pages": sq["pages"], "invalid_pages": sq.get("invalid_pages", {}),
+                                  "end": sq.get("end"), "clock_evidence": sq["clock"][0].get("evidence")}
     return json_safe({
         "schema": INFO_SCHEMA,
         "path": recording.path,

@@ -80,7 +80,7 @@ def test_demo_streams_over_the_virtual_radio(tmp_path):
 
     out = run_cli("demo", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
-    names = ["earlier_standing", "earlier_run", "standing", "run"]
+    names = ["earlier_standing", "earlier_run", "standing"]
     for name in names:
         info = run_cli("info", str(tmp_path / f"{name}.insole"), "--json")
         assert info.returncode == 0, info.stderr
@@ -100,6 +100,18 @@ def test_demo_streams_over_the_virtual_radio(tmp_path):
     assert rec.meta.truth["scenario"]["protocol"] == "standing"
     first_page = PdfReader(tmp_path / "report.pdf").pages[0].extract_text()
     assert "left" in first_page.lower() and "favoured" in first_page
+    # today's run was logged on the insoles and synced: 40 min of both feet, whole, and a FIT file
+    info = json.loads(run_cli("info", str(tmp_path / "run.insole"), "--json").stdout)
+    assert info["source"] == "insole-log" and info["feet"] == ["left", "right"]
+    assert info["duration_s"] > 39.5 * 60
+    for side in ("left", "right"):
+        assert info["sides"][side]["samples_received"] == info["sides"][side]["samples_expected"] > 39.5 * 60 * 200
+    run = insole.load(tmp_path / "run.insole")
+    slope = insole.analyze(run).gait.drift["slope_pp_per_10min"]["contact_time"]
+    lo, hi = slope["ci95"]
+    assert lo <= -1.5 <= hi and hi < 0  # the fatigue trend (demo: -1.5 pp per 10 min) is found, with its interval
+    assert (tmp_path / "run.fit").stat().st_size > 1000
+    assert "synced" in out.stdout and "run.fit" in out.stdout
 
 
 @pytest.mark.slow

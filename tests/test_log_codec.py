@@ -90,49 +90,90 @@ def test_zigzag_maps_signs_alternately_and_inverts():
     assert (L.unzigzag(zz) == d).all()
 
 
-@pytest.mark.parametrize("values, k", [([0] * 32, 0), ([1] * 32, 0), ([2] * 32, 1), ([3] * 32, 1),
-                                       ([4] * 32, 2), ([8190] * 32, 12), ([0] * 31 + [63], 0), ([0] * 31 + [64], 1),
-                                       ([0] * 31 + [128], 2)])
+@pytest.mark.parametrize("values, k", [([0] * 16, 15), ([1] * 16, 0), ([2] * 16, 1), ([3] * 16, 1),
+                                       ([4] * 16, 2), ([16380] * 16, 13), ([24569] * 16, 14), ([0] * 15 + [1], 0),
+                                       ([0] * 15 + [31], 0), ([0] * 15 + [32], 1), ([0] * 15 + [64], 2)])
 def test_rice_k_is_the_normative_rule(values, k):
     zz = np.repeat(np.array(values)[:, None], 16, axis=1)
     assert (L.rice_k(zz) == k).all()
 
 
 def test_rice_k_of_a_short_block_divides_by_m():
-    zz = np.zeros((32, 16), dtype=np.int32)
-    zz[:4] = 8  # mean over m = 4 is 8 -> k = 3; over 32 it would be 1 -> k = 0
-    assert (L.rice_k(zz, m=4) == 3).all() and (L.rice_k(zz) == 0).all()
+    zz = np.zeros((16, 16), dtype=np.int32)
+    zz[:4] = 8  # mean over m = 4 is 8 -> k = 3; over 16 it would be 2 -> k = 1
+    zz[:, 5] = 0  # all zero: nibble 15 whatever m
+    assert (np.delete(L.rice_k(zz, m=4), 5) == 3).all() and (np.delete(L.rice_k(zz), 5) == 1).all()
+    assert L.rice_k(zz, m=4)[5] == L.rice_k(zz)[5] == 15
+
+
+def test_residuals_are_second_order_after_the_first():
+    x = np.array([100, 103, 110, 110, 0, 4095, 0])[:, None] * np.ones((1, 16), int)
+    e = L.residuals(x)
+    assert e[:, 0].tolist() == [3, 4, -7, -110, 4205, -8190]  # x1 - x0, then x_j - 2 x_(j-1) + x_(j-2)
+    assert (L.reconstruct(x[0], e) == x).all()
 
 
 def test_encode_block_layout_by_hand():
     zz = np.zeros((2, 16), dtype=np.int64)
-    zz[:, 0] = [4, 6]  # mean 5 -> k = 2: q = 1, 1; r = 0, 2
+    zz[:, 0] = [4, 6]  # mean 5 -> k = 2: q = 1, 1; r = 0, 2; sensors 1..15 all zero -> nibble 15, no bits
     b = L.encode_block(zz)
-    assert b[0] == 0x02 and b[1:8] == bytes(7)  # sensor 0 low nibble of byte 0
-    u = int.from_bytes(b[8:10], "little")
-    # sensor 0: 10 10, then 30 zero-bits -> 34 bits -> 5 bytes
-    assert u == 5 and b[10] == 0b10100000 and b[11:15] == bytes(4)
-    assert b[15:] == bytes([0b00100000])  # remainders 00, 10, padded
+    assert b[0] == 0xF2 and b[1:8] == b"\xff" * 7  # sensor 0 low nibble of byte 0
+    assert int.from_bytes(b[8:10], "little") == 1 and b[10] == 0b10100000  # 10 10, padded
+    assert b[11:] == bytes([0b00100000])  # remainders 00, 10, padded
+    assert L.encode_block(np.zeros((16, 16), dtype=np.int64)) == b"\xff" * 8 + bytes(2)  # zero block: 10 bytes
 
 
-@given(st.integers(1, 32), st.integers(0, 2**32 - 1), st.sampled_from([1, 8, 200, 8190]))
+@given(st.integers(1, 16), st.integers(0, 2**32 - 1), st.sampled_from([1, 8, 200, 16380, 24569]), st.integers(0, 16))
 @prop_settings(60)
-def test_block_round_trip(m, seed, top):
-    zz = np.random.default_rng(seed).integers(0, top + 1, (m, 16))
+def test_block_round_trip(m, seed, top, n_zero):
+    rng = np.random.default_rng(seed)
+    zz = rng.integers(0, top + 1, (m, 16))
+    zz[:, rng.permutation(16)[:n_zero]] = 0
     data = L.encode_block(zz)
     back, used = L.decode_block(data + b"\xff" * 5, m)
     assert used == len(data) and (back == zz).all()
     assert used == L.block_size(zz)
 
 
+def rice_block(zz: np.ndarray, nibbles, *, unary: bytes | None = None) -> bytes:
+    """A block with the given nibbles (not the encoder's rule), bit by bit."""
+    ubits, rbits = [], []
+    for s, k in enumerate(nibbles):
+        if k == 15:
+            assert not zz[:, s].any()
+            continue
+        for v in zz[:, s]:
+            ubits += [1] * (int(v) >> k) + [0]
+            rbits += [(int(v) >> (k - 1 - i)) & 1 for i in range(k)]
+    u = np.packbits(np.array(ubits, np.uint8)).tobytes() if unary is None else unary
+    nib = bytes(nibbles[i] | nibbles[i + 1] << 4 for i in range(0, 16, 2))
+    return nib + len(u).to_bytes(2, "little") + u + np.packbits(np.array(rbits, np.uint8)).tobytes()
+
+
+def data_page(ref, blocks: list[bytes], n: int, *, seq: int = 1) -> bytes:
+    """A data page built by hand from its reference codes and block bytes."""
+    body = L._pack12(np.asarray(ref).reshape(1, 16)).tobytes() + b"".join(blocks)
+    h = L._page_header(kind=L.PageKind.DATA, session_id=SESSION, seq=seq, first_index=0, device_time_us=0,
+                       n_samples=n, n_records=0, battery=255, temperature=-32768, body_used=len(body))
+    return L._finish_page(h, body)
+
+
+def test_decode_block_accepts_k14_and_zero_nibble():
+    zz = np.zeros((3, 16), dtype=np.int64)
+    zz[:, 1] = [5, 16383, 20000]  # k = 14: q = 0, 0, 1
+    nib = [15, 14] + [15] * 14
+    back, used = L.decode_block(rice_block(zz, nib), 3)
+    assert (back == zz).all() and used == 10 + 1 + 6  # U: 0 0 10 -> 1 byte; R: 3 x 14 bits -> 6 bytes
+
+
 def test_decode_block_rejects_bad_blocks():
     good = L.encode_block(np.ones((4, 16), dtype=np.int64))
-    with pytest.raises(ProtocolError):
-        L.decode_block(b"\xff" + good[1:], 4)  # k = 15
     with pytest.raises(ProtocolError):
         L.decode_block(good[:-1], 4)  # remainder runs past the data
     with pytest.raises(ProtocolError):
         L.decode_block(good[:10] + b"\xff" * (len(good) - 10), 4)  # no terminators
+    with pytest.raises(ProtocolError):
+        L.decode_block(good[:5], 4)  # shorter than its header
 
 
 def test_page_crc_is_zlib_over_bytes_0_to_4091():
@@ -141,15 +182,17 @@ def test_page_crc_is_zlib_over_bytes_0_to_4091():
 
 
 # --- round trips ---------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["random", "constant", "ramp", "jumps", "gait", "one", "two", "33"])
+@pytest.mark.parametrize("kind", ["random", "constant", "ramp", "jumps", "alternate", "gait", "one", "two", "17",
+                                  "18", "33"])
 def test_round_trip(kind):
     rng = np.random.default_rng(1)
-    n = {"one": 1, "two": 2, "33": 33}.get(kind, 4000)
+    n = {"one": 1, "two": 2, "17": 17, "18": 18, "33": 33}.get(kind, 4000)
     codes = {
         "random": lambda: rng.integers(0, 4096, (n, 16)),
         "constant": lambda: np.full((n, 16), 1234),
         "ramp": lambda: (np.arange(n)[:, None] * np.arange(1, 17)) % 4096,
         "jumps": lambda: np.where((np.arange(n) // 3 % 2)[:, None] == 1, 4095, 0) * np.ones((1, 16), int),
+        "alternate": lambda: (np.arange(n)[:, None] + np.arange(16)) % 2 * 4095,  # residuals +-8190
         "gait": lambda: gait_codes(n),
     }.get(kind, lambda: rng.integers(0, 4096, (n, 16)))()
     pages = session(codes)
@@ -162,15 +205,28 @@ def test_round_trip(kind):
     assert d.header == header() and d.end.n_samples == n and d.session_id == SESSION
 
 
+def test_second_order_extremes_use_k13():
+    codes = (np.arange(40)[:, None] + np.arange(16)) % 2 * 4095
+    page = encode_data_pages(codes, session_id=1, first_index=0, device_time_us=0, sampling_rate_hz=RATE_HZ)[0]
+    zz = L.zigzag(L.residuals(codes))
+    assert zz.max() == 16380 and (L.rice_k(zz[16:32]) == 13).all()
+    assert page[32 + 24:32 + 24 + 8] == bytes([0xDD] * 8)  # first block too (e_1 = +-4095, then +-8190): k = 13
+    assert (decode_log([page]).codes == codes).all()
+
+
+def page_zz(codes: np.ndarray, s0: int, n: int) -> np.ndarray:
+    """Zigzagged residuals of the page of samples s0 .. s0 + n - 1."""
+    return L.zigzag(L.residuals(codes[s0:s0 + n].astype(np.int32)))
+
+
 def test_pages_are_filled_with_whole_blocks():
     codes = gait_codes(20_000)
     pages = encode_data_pages(codes, session_id=SESSION, first_index=0, device_time_us=0, sampling_rate_hz=RATE_HZ)
-    zz = L.zigzag(np.diff(codes.astype(np.int32), axis=0))
     s0 = 0
     for p in pages[:-1]:
         n, used = field(p, "n_samples"), field(p, "body_used")
-        assert (n - 1) % 32 == 0 and used <= BODY_SIZE
-        nxt = L.block_size(np.asarray(zz[s0 + n - 1:s0 + n + 31]))
+        assert (n - 1) % 16 == 0 and used <= BODY_SIZE
+        nxt = L.block_size(page_zz(codes, s0, n + 16)[n - 1:])  # the page's next block, residuals continued
         assert used + nxt > BODY_SIZE  # the next block would not have fitted
         assert p[32 + used:4092] == b"\xff" * (BODY_SIZE - used)
         s0 += n
@@ -179,30 +235,81 @@ def test_pages_are_filled_with_whole_blocks():
 
 def test_vectorised_encoder_matches_reference_blocks():
     codes = gait_codes(3000, seed=4)
-    page = encode_data_pages(codes, session_id=1, first_index=0, device_time_us=0, sampling_rate_hz=RATE_HZ)[1]
-    s0 = field(encode_data_pages(codes, session_id=1, first_index=0, device_time_us=0,
-                                 sampling_rate_hz=RATE_HZ)[0], "n_samples")
-    zz = L.zigzag(np.diff(codes.astype(np.int32), axis=0))
-    ref = L._pack12(codes[s0:s0 + 1]).tobytes()
-    blocks = b"".join(L.encode_block(zz[s0 + i:s0 + i + 32]) for i in range(0, field(page, "n_samples") - 1, 32))
-    assert page[32:32 + 24 + len(blocks)] == ref + blocks
+    pages = encode_data_pages(codes, session_id=1, first_index=0, device_time_us=0, sampling_rate_hz=RATE_HZ)
+    s0 = 0
+    for page in pages:
+        n = field(page, "n_samples")
+        zz = page_zz(codes, s0, n)
+        blocks = b"".join(L.encode_block(zz[i:i + 16]) for i in range(0, n - 1, 16))
+        assert page[32:32 + field(page, "body_used")] == L._pack12(codes[s0:s0 + 1]).tobytes() + blocks
+        s0 += n
 
 
 def test_exactly_full_page_round_trips():
-    # one varied block of 114 bytes + 53 constant blocks of 74 bytes + the reference fill 4060 bytes exactly
+    # one varied block of S bytes + c all-zero blocks of 10 bytes + the 24-byte reference fill 4060 bytes exactly
     rng = np.random.default_rng(3)
     for _ in range(2000):
-        zz = np.zeros((32, 16), dtype=np.int64)
-        zz[:, :2] = rng.integers(0, 40, (32, 2))
-        if L.block_size(zz) == BODY_SIZE - 24 - 53 * 74:
+        head = np.full((17, 16), 2000)
+        head[1:16, :2] = 2000 + np.cumsum(rng.integers(-6, 7, (15, 2)), axis=0)
+        head[16] = head[15]  # slope 0 at the end: the constant run after it has residuals 0
+        size = int(L.block_size(page_zz(head, 0, 17)))
+        if (BODY_SIZE - 24 - size) % 10 == 0:
             break
     else:
         raise AssertionError("no block of the size wanted")
-    deltas = np.concatenate([L.unzigzag(zz), np.zeros((53 * 32, 16), np.int64), rng.integers(-3, 4, (100, 16))])
-    codes = np.concatenate([np.full((1, 16), 2000), 2000 + np.cumsum(deltas, axis=0)])
+    c = (BODY_SIZE - 24 - size) // 10
+    codes = np.concatenate([head, np.repeat(head[16:], 16 * c, axis=0), rng.integers(0, 4096, (100, 16))])
     pages = encode_data_pages(codes, session_id=1, first_index=0, device_time_us=0, sampling_rate_hz=RATE_HZ)
-    assert field(pages[0], "body_used") == BODY_SIZE and field(pages[0], "n_samples") == 1 + 54 * 32
+    assert field(pages[0], "body_used") == BODY_SIZE and field(pages[0], "n_samples") == 1 + 16 * (1 + c)
     assert (decode_log(pages).codes == codes).all()
+
+
+def test_constant_signal_fills_pages_with_header_only_blocks():
+    codes = np.full((20_000, 16), 321)
+    pages = encode_data_pages(codes, session_id=1, first_index=0, device_time_us=0, sampling_rate_hz=RATE_HZ)
+    assert field(pages[0], "n_samples") == 1 + 16 * L.MAX_BLOCKS and field(pages[0], "body_used") == 24 + 4030
+    assert (decode_log(pages).codes == codes).all()
+
+
+# --- hand-built pages: the decoder's side of the rules ------------------------------
+def test_residuals_count_across_blocks_of_a_page():
+    zz = np.zeros((32, 16), dtype=np.int64)
+    zz[0] = L.zigzag(np.arange(16) - 8)  # e_1 = slope; every later residual 0: a ramp over both blocks
+    page = data_page(np.full(16, 2000), [L.encode_block(zz[:16]), L.encode_block(zz[16:])], 33)
+    d = decode_log([page])
+    assert d.problems == {} and (d.codes == 2000 + np.arange(33)[:, None] * (np.arange(16) - 8)).all()
+
+
+def test_decoder_accepts_k14_and_zero_nibbles_in_a_page():
+    zz = np.zeros((5, 16), dtype=np.int64)
+    zz[:, 3] = [4, 0, 0, 3, 0]  # e = +2, 0, 0, -2, 0
+    page = data_page(np.full(16, 100), [rice_block(zz, [15, 15, 15, 14] + [15] * 12)], 6)
+    d = decode_log([page])
+    assert d.problems == {} and d.codes[:, 3].tolist() == [100, 102, 104, 106, 106, 106]
+    assert (np.delete(d.codes, 3, axis=1) == 100).all()
+
+
+def test_corrupt_reconstruction_is_rejected():
+    zz = np.zeros((16, 16), dtype=np.int64)
+    zz[0] = 20  # e_1 = +10, then 0: x_j = x_0 + 10 j (a plain delta decoder would stay at x_0 + 10)
+    block = L.encode_block(zz)
+    fine = data_page(np.full(16, 3000), [block], 17, seq=1)
+    high = data_page(np.full(16, 4000), [block], 17, seq=2)  # 4000 + 160 > 4095
+    d = decode_log([fine, high])
+    assert d.problems == {"corrupt": 1} and d.bad_pages == [1]
+    assert (d.codes == 3000 + 10 * np.arange(17)[:, None]).all()
+
+
+def test_too_few_terminators_and_overrun_are_corrupt():
+    zz = np.full((16, 16), 2, dtype=np.int64)  # e = +1: x_j = 100 + j (j + 1) / 2
+    good = rice_block(zz, [0] * 16)  # k = 0 forced: 256 values of "110", 96 unary bytes, no remainders
+    no_terms = rice_block(zz, [0] * 16, unary=b"\xff" * 96)
+    short_u = good[:8] + (95).to_bytes(2, "little") + good[10:10 + 95]  # 253 terminators
+    cases = [data_page(np.full(16, 100), [b], 17, seq=i + 1) for i, b in enumerate([good, no_terms, short_u])]
+    cases.append(data_page(np.full(16, 100), [good[:-1]], 17, seq=4))  # the unary stream runs past the section
+    d = decode_log(cases)
+    assert d.problems == {"corrupt": 3} and d.bad_pages == [1, 2, 3]
+    assert (d.codes == 100 + (np.arange(17) * np.arange(1, 18) // 2)[:, None]).all()
 
 
 def test_full_page_with_records_fills_to_the_last_byte():
@@ -303,6 +410,26 @@ def test_corrupt_middle_page_leaves_a_visible_gap():
     full = decode_log(session(codes))
     keep = full.page_seq != 3
     assert (d.codes == full.codes[np.repeat(keep, full.count)]).all()
+
+
+@pytest.mark.parametrize("chunk", [1, 700, 12_000])
+def test_decode_in_chunks_of_samples_is_the_same(monkeypatch, chunk):
+    codes = gait_codes(8000, seed=6)
+    pages = session(codes)
+    bad = bytearray(pages[5])
+    bad[40] ^= 0x01
+    pages[5] = recrc(bad)  # a valid CRC over damaged samples: only the decoder can tell
+    whole = decode_log(pages)
+    assert whole.problems == {"corrupt": 1} and whole.bad_pages == [5]
+    monkeypatch.setattr(L, "_DECODE_CHUNK_ROWS", chunk)
+    d = decode_log(pages)
+    assert d.problems == whole.problems and d.bad_pages == whole.bad_pages and (d.codes == whole.codes).all()
+    keep = np.repeat(np.isin(np.arange(1, len(pages) - 1), d.page_seq), session_counts(pages))
+    assert (d.codes == codes[keep]).all()
+
+
+def session_counts(pages: list[bytes]) -> np.ndarray:
+    return np.array([field(p, "n_samples") for p in pages[1:-1]])
 
 
 def test_other_session_duplicates_and_order():

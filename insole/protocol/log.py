@@ -6,29 +6,32 @@ of Rice-coded pressure samples, and an end page. Every page is
 specified in ``firmware_specs`` (protocol v1.1, section "Log format 1").
 
 Data page body: a reference sample (16 codes packed 12-bit as in v1), then
-blocks of up to 32 samples. A block holds, per sensor, a Rice parameter k
-(4 bits), then the unary parts of all its values (sensor-major, then
-sample; ``q = zz >> k`` one-bits and a zero-bit), then their k-bit
-remainders, where ``zz`` is the zigzag of the sample-to-sample difference.
-Records (24 bytes: sync points, beacons) follow the samples.
+blocks of up to 16 samples. A block holds, per sensor, a 4-bit nibble (Rice
+parameter k 0..14, or 15: all the sensor's residuals in the block are 0 and
+it writes nothing), then the unary parts of the other sensors' values
+(sensor-major, then sample; ``q = zz >> k`` one-bits and a zero-bit), then
+their k-bit remainders. ``zz`` is the zigzag of the prediction residual:
+``e_1 = x_1 - x_0`` after the page's reference ``x_0``, then the
+second-order ``e_j = x_j - 2 x_(j-1) + x_(j-2)`` (counted across the blocks
+of the page). Records (24 bytes: sync points, beacons) follow the samples.
 
 The decoder (:func:`decode_log`) is vectorised across pages and values: the
 zero-bits of the unary streams are the value terminators, so one
 ``unpackbits`` + ``flatnonzero`` gives every quotient; remainder offsets are
-a cumulative sum of k; a cumulative sum per sensor from each page's
-reference restores the codes. It never raises on damaged page bytes: a bad
-page is counted in :attr:`DecodedLog.problems` and left out.
+a cumulative sum of k; two cumulative sums per sensor, restarted at each
+page's reference, restore the codes. It never raises on damaged page bytes:
+a bad page is counted in :attr:`DecodedLog.problems` and left out.
 
 The encoder (:func:`encode_data_pages`) models the firmware and is
-byte-exact with the normative Rice parameter rule
-``k = max(0, bit_length(floor(sum(zz) / m)) - 1)``.
+byte-exact with the normative Rice parameter rule (nibble 15 when all of a
+sensor's zz in the block are 0, else
+``k = max(0, bit_length(floor(sum(zz) / m)) - 1)``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -52,6 +55,7 @@ __all__ = [
     "MAGIC",
     "PAGE_SIZE",
     "RECORD_SIZE",
+    "ZERO_NIBBLE",
     "Beacons",
     "CompressionStats",
     "DecodedLog",
@@ -70,27 +74,27 @@ __all__ = [
     "encode_end_page",
     "encode_header_page",
     "page_crc",
+    "reconstruct",
+    "residuals",
     "rice_k",
     "unzigzag",
     "zigzag",
 ]
 
 PAGE_SIZE = 4096
-BLOCK_SAMPLES = 32
+BLOCK_SAMPLES = 16
 RECORD_SIZE = 24
 MAGIC = b"ILOG"
 LOG_FORMAT_VERSION = 1
 HEADER_SIZE = 32
 CRC_OFFSET = PAGE_SIZE - 4
 BODY_SIZE = CRC_OFFSET - HEADER_SIZE  # 4060
-BLOCK_HEADER = 10  # 8 bytes of k nibbles + u16 U
-MAX_K = 12
-#: largest zigzagged difference of 12-bit codes (d = +4095)
-_MAX_ZZ = 8190
-#: a block of 32 samples takes at least 10 + 64 bytes (one zero-bit per value)
-_MIN_FULL_BLOCK = BLOCK_HEADER + N_SENSORS * BLOCK_SAMPLES // 8
-#: most blocks a valid data page can hold (whole blocks plus one short one)
-MAX_BLOCKS = (BODY_SIZE - PRESSURE_BYTES) // _MIN_FULL_BLOCK + 1
+BLOCK_HEADER = 10  # 8 bytes of nibbles + u16 U
+#: largest Rice parameter; nibble 15 = all the sensor's residuals in the block are 0
+MAX_K = 14
+ZERO_NIBBLE = 15
+#: most blocks a data page can hold: all-zero blocks take only their header
+MAX_BLOCKS = (BODY_SIZE - PRESSURE_BYTES) // BLOCK_HEADER
 END_SECTION = 20
 #: largest host note, bytes; longest device string, bytes
 MAX_NOTE = 512
@@ -248,8 +252,8 @@ class DecodedLog:
 
 # --- small pure helpers ------------------------------------------------------
 def zigzag(d: np.ndarray) -> np.ndarray:
-    """Map signed differences to 0, 1, 2, ...: ``2d`` for ``d >= 0``, else
-    ``-2d - 1`` (int32 in, int32 out)."""
+    """Map signed residuals to 0, 1, 2, ...: ``2e`` for ``e >= 0``, else
+    ``-2e - 1`` (int32 in, int32 out)."""
     d = np.asarray(d, dtype=np.int32)
     return (d << 1) ^ (d >> 31)
 
@@ -260,14 +264,55 @@ def unzigzag(zz: np.ndarray) -> np.ndarray:
     return (zz >> 1) ^ -(zz & 1)
 
 
+def residuals(codes: np.ndarray) -> np.ndarray:
+    """Prediction residuals of one data page's samples 2..n.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        ``(n, 16)`` codes of one page, ``codes[0]`` its reference sample.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n - 1, 16)`` int32: ``e_1 = x_1 - x_0``, then the second-order
+        residual ``e_j = x_j - 2 x_(j-1) + x_(j-2)`` (prediction
+        ``2 x_(j-1) - x_(j-2)``, not clamped) for ``j >= 2``.
+    """
+    x = np.asarray(codes, dtype=np.int32)
+    e = np.diff(x, axis=0)
+    e[1:] = np.diff(e, axis=0)
+    return e
+
+
+def reconstruct(reference: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`residuals`: ``d = cumsum(e)``, ``x = x_0 + cumsum(d)``.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray
+        ``(16,)`` reference codes ``x_0``.
+    e : numpy.ndarray
+        ``(n - 1, 16)`` residuals.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 16)`` int64 codes (not range-checked).
+    """
+    d = np.cumsum(np.asarray(e, dtype=np.int64), axis=0)
+    x = np.asarray(reference, dtype=np.int64) + np.cumsum(d, axis=0)
+    return np.concatenate([np.asarray(reference, dtype=np.int64)[None], x])
+
+
 def rice_k(zz: np.ndarray, *, m: np.ndarray | int | None = None) -> np.ndarray:
-    """The encoder's normative Rice parameter of each sensor of a block.
+    """The encoder's normative Rice parameter nibble of each sensor of a block.
 
     Parameters
     ----------
     zz : numpy.ndarray
-        ``(..., m, 16)`` zigzagged differences of one or more blocks (a
-        short block zero-padded to 32 rows when ``m`` is given).
+        ``(..., m, 16)`` zigzagged residuals of one or more blocks (a short
+        block zero-padded to 16 rows when ``m`` is given).
     m : int or numpy.ndarray, optional
         Samples in each block (shape ``zz.shape[:-2]``); default
         ``zz.shape[-2]``.
@@ -275,18 +320,24 @@ def rice_k(zz: np.ndarray, *, m: np.ndarray | int | None = None) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``(..., 16)`` int32, ``max(0, bit_length(floor(sum_j zz / m)) - 1)``.
+        ``(..., 16)`` int32: 15 (:data:`ZERO_NIBBLE`) when all the sensor's
+        values are 0, else ``max(0, bit_length(floor(sum_j zz / m)) - 1)``.
     """
     zz = np.asarray(zz)
     m = zz.shape[-2] if m is None else np.asarray(m)[..., None]
-    mean = zz.sum(axis=-2, dtype=np.int64) // m
-    return np.maximum(np.frexp(mean.astype(np.float64))[1] - 1, 0).astype(np.int32)
+    total = zz.sum(axis=-2, dtype=np.int64)
+    k = np.maximum(np.frexp((total // m).astype(np.float64))[1] - 1, 0)
+    return np.where(total == 0, ZERO_NIBBLE, k).astype(np.int32)
 
 
-def _block_bits(zz: np.ndarray, k: np.ndarray, m: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
-    """Unary and remainder stream lengths (bits) of blocks ``(..., 32, 16)``."""
-    unary = (zz >> k[..., None, :]).sum(axis=(-2, -1), dtype=np.int64) + N_SENSORS * np.asarray(m)
-    rem = k.sum(axis=-1, dtype=np.int64) * np.asarray(m)
+def _block_bits(zz: np.ndarray, nibble: np.ndarray, m: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+    """Unary and remainder stream lengths (bits) of blocks ``(..., 16, 16)``
+    with their nibbles (sensors with nibble 15 write nothing)."""
+    active = nibble != ZERO_NIBBLE
+    k = np.where(active, nibble, 0)
+    m = np.asarray(m)
+    unary = (zz >> k[..., None, :]).sum(axis=(-2, -1), dtype=np.int64) + m * active.sum(axis=-1)
+    rem = k.sum(axis=-1, dtype=np.int64) * m
     return unary, rem
 
 
@@ -294,13 +345,12 @@ def block_size(zz: np.ndarray, *, m: np.ndarray | int | None = None) -> np.ndarr
     """Bytes each block takes (vectorised; ``zz`` as in :func:`rice_k`)."""
     zz = np.asarray(zz, dtype=np.int32)
     m = zz.shape[-2] if m is None else np.asarray(m)
-    k = rice_k(zz, m=m)
-    unary, rem = _block_bits(zz, k, m)
+    unary, rem = _block_bits(zz, rice_k(zz, m=m), m)
     return BLOCK_HEADER + (unary + 7) // 8 + (rem + 7) // 8
 
 
 def _k_bytes(k: np.ndarray) -> np.ndarray:
-    """(..., 16) k -> (..., 8) bytes: sensor 2i low nibble of byte i."""
+    """(..., 16) nibbles -> (..., 8) bytes: sensor 2i low nibble of byte i."""
     k = np.asarray(k, dtype=np.uint8)
     return (k[..., 0::2] | (k[..., 1::2] << 4)).astype(np.uint8)
 
@@ -311,24 +361,25 @@ def encode_block(zz: np.ndarray) -> bytes:
     Parameters
     ----------
     zz : numpy.ndarray
-        ``(m, 16)`` zigzagged differences, ``1 <= m <= 32``, values 0..8190.
+        ``(m, 16)`` zigzagged residuals, ``1 <= m <= 16``, values 0..24569.
 
     Returns
     -------
     bytes
-        ``k nibbles (8) | U (u16) | unary (U) | remainders (R)``.
+        ``nibbles (8) | U (u16) | unary (U) | remainders (R)``.
     """
     zz = np.asarray(zz, dtype=np.int64)
-    k = rice_k(zz)
-    vals = zz.T.ravel()  # sensor-major, then sample
-    kv = np.repeat(k, zz.shape[0]).astype(np.int64)
+    nib = rice_k(zz)
+    active = nib != ZERO_NIBBLE
+    vals = zz[:, active].T.ravel()  # sensor-major, then sample
+    kv = np.repeat(nib[active], zz.shape[0]).astype(np.int64)
     q = vals >> kv
     unary = np.ones(int((q + 1).sum()), dtype=np.uint8)
     unary[np.cumsum(q + 1) - 1] = 0
     shifts = kv[:, None] - 1 - np.arange(MAX_K)
     rbits = ((vals[:, None] >> np.maximum(shifts, 0)) & 1)[shifts >= 0].astype(np.uint8)
     u = np.packbits(unary).tobytes()
-    return _k_bytes(k).tobytes() + len(u).to_bytes(2, "little") + u + np.packbits(rbits).tobytes()
+    return _k_bytes(nib).tobytes() + len(u).to_bytes(2, "little") + u + np.packbits(rbits).tobytes()
 
 
 def decode_block(data: bytes, m: int) -> tuple[np.ndarray, int]:
@@ -337,36 +388,41 @@ def decode_block(data: bytes, m: int) -> tuple[np.ndarray, int]:
     Returns
     -------
     zz : numpy.ndarray
-        ``(m, 16)`` int64 zigzagged differences.
+        ``(m, 16)`` int64 zigzagged residuals (0 for nibble-15 sensors).
     n_bytes : int
         Bytes the block took.
 
     Raises
     ------
     ProtocolError
-        For k > 12, a stream running past ``data`` or too few terminators.
+        For a stream running past ``data`` or too few terminators.
     """
     b = np.frombuffer(bytes(data), dtype=np.uint8)
     if b.size < BLOCK_HEADER:
         raise ProtocolError("block shorter than its header")
-    k = np.empty(N_SENSORS, dtype=np.int64)
-    k[0::2], k[1::2] = b[:8] & 15, b[:8] >> 4
+    nib = np.empty(N_SENSORS, dtype=np.int64)
+    nib[0::2], nib[1::2] = b[:8] & 15, b[:8] >> 4
+    active = nib != ZERO_NIBBLE
+    k = np.where(active, nib, 0)
     u = int(b[8]) | int(b[9]) << 8
     r = (int((k * m).sum()) + 7) // 8
-    if (k > MAX_K).any() or BLOCK_HEADER + u + r > b.size:
-        raise ProtocolError("bad block: k > 12 or a stream runs past the data")
-    term = np.flatnonzero(np.unpackbits(b[BLOCK_HEADER:BLOCK_HEADER + u]) == 0)[:N_SENSORS * m]
-    if term.size < N_SENSORS * m:
+    if BLOCK_HEADER + u + r > b.size:
+        raise ProtocolError("bad block: a stream runs past the data")
+    nv = int(active.sum()) * m
+    term = np.flatnonzero(np.unpackbits(b[BLOCK_HEADER:BLOCK_HEADER + u]) == 0)[:nv]
+    if term.size < nv:
         raise ProtocolError("bad block: too few values in the unary stream")
     q = np.diff(term, prepend=-1) - 1
-    kv = np.repeat(k, m)
+    kv = np.repeat(k[active], m)
     rem = _read_bits(np.concatenate([b[BLOCK_HEADER + u:BLOCK_HEADER + u + r], np.zeros(4, np.uint8)]),
                      np.cumsum(kv) - kv, kv)
-    return ((q << kv) | rem).reshape(N_SENSORS, m).T.copy(), BLOCK_HEADER + u + r
+    zz = np.zeros((m, N_SENSORS), dtype=np.int64)
+    zz[:, active] = ((q << kv) | rem).reshape(-1, m).T
+    return zz, BLOCK_HEADER + u + r
 
 
 def _read_bits(buf: np.ndarray, bit_offset: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Read ``k`` (0..12) bits MSB first at each bit offset of ``buf``
+    """Read ``k`` (0..14) bits MSB first at each bit offset of ``buf``
     (which must extend 3 bytes past the last byte read); int64."""
     byte = bit_offset >> 3
     w = buf[byte].astype(np.uint32) << 16
@@ -513,6 +569,7 @@ def encode_end_page(end: SessionEnd, *, session_id: int, seq: int, sync: SyncPoi
     return _finish_page(h, body)
 
 
+
 def _check_codes(codes: np.ndarray) -> np.ndarray:
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.shape[1] != N_SENSORS:
@@ -522,37 +579,62 @@ def _check_codes(codes: np.ndarray) -> np.ndarray:
     return codes.astype(np.int32)
 
 
-def _candidate_sizes(zz: np.ndarray, lo: int, n_blocks: int) -> np.ndarray:
-    """Bytes of the blocks starting at difference row ``lo`` (vectorised)."""
-    rows = zz[lo:lo + n_blocks * BLOCK_SAMPLES]
-    m = np.minimum(BLOCK_SAMPLES, rows.shape[0] - BLOCK_SAMPLES * np.arange(n_blocks))
-    if rows.shape[0] < n_blocks * BLOCK_SAMPLES:
-        rows = np.concatenate([rows, np.zeros((n_blocks * BLOCK_SAMPLES - rows.shape[0], N_SENSORS), np.int32)])
-    return block_size(rows.reshape(n_blocks, BLOCK_SAMPLES, N_SENSORS), m=m)
+def _second_zz(codes: np.ndarray) -> np.ndarray:
+    """Zigzagged residuals of a whole run as if it were one page, uint16
+    ``(n - 1, 16)``: row ``t - 1`` is sample t's second-order residual (row
+    0: the first difference). A page's first row is replaced by
+    :func:`_first_zz`."""
+    zz = np.empty((max(codes.shape[0] - 1, 0), N_SENSORS), dtype=np.uint16)
+    step = 1 << 18
+    for lo in range(0, zz.shape[0], step):
+        hi = min(lo + step, zz.shape[0])
+        zz[lo:hi] = zigzag(np.diff(codes[lo - 1:hi + 1], n=2, axis=0) if lo else residuals(codes[:hi + 1]))
+    return zz
 
 
-def _plan_pages(zz: np.ndarray, n: int, rec_sample: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _first_zz(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Zigzagged first residual ``x_1 - x_0`` of pages starting at ``starts``."""
+    return zigzag(codes[starts + 1] - codes[starts])
+
+
+def _page_blocks(codes: np.ndarray, zz: np.ndarray, s0: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n_blocks`` blocks of a page starting at sample ``s0``:
+    ``(n_blocks, 16, 16)`` int32 zigzagged residuals (zero-padded) and m."""
+    rows = zz[s0:s0 + n_blocks * BLOCK_SAMPLES]
+    z = np.zeros((n_blocks * BLOCK_SAMPLES, N_SENSORS), dtype=np.int32)
+    z[:rows.shape[0]] = rows
+    z[0] = _first_zz(codes, np.array([s0]))[0]
+    m = np.minimum(BLOCK_SAMPLES, codes.shape[0] - 1 - s0 - BLOCK_SAMPLES * np.arange(n_blocks))
+    return z.reshape(n_blocks, BLOCK_SAMPLES, N_SENSORS), m
+
+
+def _plan_pages(codes: np.ndarray, zz: np.ndarray, rec_sample: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each page starts, how many samples and records it holds.
 
     ``rec_sample[i]`` is the sample at or before record i's time (clipped
-    to the run; a record goes in the page whose span holds its time). A page takes the
-    most whole blocks that fit together with the records pending for it.
+    to the run; a record goes in the page whose span holds its time). A page
+    takes the most whole blocks that fit together with the records pending
+    for it.
     """
+    n = codes.shape[0]
     starts, counts, n_recs = [], [], []
-    s0, ri, guess = 0, 0, 16
+    s0, ri, guess = 0, 0, 32
     while s0 < n:
-        left = math.ceil((n - 1 - s0) / BLOCK_SAMPLES)
+        most = min(-(-(n - 1 - s0) // BLOCK_SAMPLES), MAX_BLOCKS)
         while True:
-            cand = min(left, MAX_BLOCKS, guess)
-            used = np.concatenate([[0], np.cumsum(_candidate_sizes(zz, s0, cand))]) + PRESSURE_BYTES
+            cand = min(most, guess)
+            used = np.full(cand + 1, PRESSURE_BYTES, dtype=np.int64)
+            if cand:
+                z, m = _page_blocks(codes, zz, s0, cand)
+                used[1:] += np.cumsum(block_size(z, m=m))
             ends = np.minimum(s0 + 1 + BLOCK_SAMPLES * np.arange(cand + 1), n)
             pending = np.searchsorted(rec_sample, ends, side="left") - ri
             fits = used + RECORD_SIZE * pending <= BODY_SIZE
             b = int(np.flatnonzero(fits)[-1]) if fits.any() else 0
-            if b < cand or cand == min(left, MAX_BLOCKS):
+            if b < cand or cand == most:
                 break
             guess = cand * 2
-        guess = b + 8
+        guess = b + 4
         nr = int(min(pending[b], (BODY_SIZE - used[b]) // RECORD_SIZE, 255))
         starts.append(s0)
         counts.append(int(ends[b]) - s0)
@@ -621,12 +703,12 @@ def _encode_pages(codes, *, session_id, first_index, device_time_us, sampling_ra
     if n == 0:
         return [], CompressionStats(0, 0, 0, 0, 0, 0, 0)
     period_us = 1_000_000 // sampling_rate_hz
-    zz = zigzag(np.diff(codes, axis=0))
+    zz = _second_zz(codes)
     rec = _records_array([sync, beacons])
     t0 = np.uint64(device_time_us)
     after = np.where(rec["a"] >= t0, rec["a"] - t0, np.uint64(0)) // np.uint64(period_us)
     rec_sample = np.minimum(after, n - 1).astype(np.int64)  # the sample at or before each record
-    starts, counts, n_recs = _plan_pages(zz, n, rec_sample)
+    starts, counts, n_recs = _plan_pages(codes, zz, rec_sample)
     page_t = np.uint64(device_time_us) + (starts * period_us).astype(np.uint64)
     temp = _latest(temperature, page_t)
     batt = _latest(battery, page_t)
@@ -636,7 +718,7 @@ def _encode_pages(codes, *, session_id, first_index, device_time_us, sampling_ra
     n_bits = np.zeros(2, dtype=np.int64)
     for lo in range(0, starts.size, 512):
         sl = slice(lo, lo + 512)
-        stream, page_off, ubits, rbits = _encode_blocks(zz, starts[sl], counts[sl])
+        stream, page_off, ubits, rbits = _encode_blocks(codes, zz, starts[sl], counts[sl])
         n_bits += (ubits, rbits)
         for i, p in enumerate(range(lo, min(lo + 512, starts.size))):
             r = rec[rec_lo[p]:rec_lo[p + 1]]
@@ -652,57 +734,70 @@ def _encode_pages(codes, *, session_id, first_index, device_time_us, sampling_ra
                                    remainder_bits=int(n_bits[1]))
 
 
-def _encode_blocks(zz: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+def _run_blocks(codes: np.ndarray, zz: np.ndarray, starts: np.ndarray,
+                counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All blocks of a run of pages: ``(B, 16, 16)`` int32 zigzagged
+    residuals (zero-padded), m, and blocks per page."""
+    nb = -(-(counts - 1) // BLOCK_SAMPLES)
+    page_of = np.repeat(np.arange(starts.size), nb)
+    first = np.cumsum(nb) - nb
+    bi = np.arange(page_of.size) - first[page_of]
+    row0 = starts[page_of] + BLOCK_SAMPLES * bi  # zz row of each block's first value
+    m = np.minimum(BLOCK_SAMPLES, starts[page_of] + counts[page_of] - 1 - row0)
+    valid = np.arange(BLOCK_SAMPLES)[None, :] < m[:, None]
+    z = zz[np.minimum(row0[:, None] + np.arange(BLOCK_SAMPLES), zz.shape[0] - 1)].astype(np.int32)
+    z *= valid[:, :, None]
+    has = nb > 0
+    z[first[has], 0] = _first_zz(codes, starts[has])
+    return z, m, nb
+
+
+def _encode_blocks(codes: np.ndarray, zz: np.ndarray, starts: np.ndarray,
+                   counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     """The block bytes of a run of pages, vectorised across blocks.
 
     Returns the byte stream of all their blocks, each page's offset in it
     (length ``pages + 1``), and the unary and remainder bits written.
     """
-    nb = -(-(counts - 1) // BLOCK_SAMPLES)
-    page_of = np.repeat(np.arange(starts.size), nb)
-    bi = np.arange(page_of.size) - np.repeat(np.cumsum(nb) - nb, nb)
-    row0 = starts[page_of] + BLOCK_SAMPLES * bi  # first difference row of each block
-    m = np.minimum(BLOCK_SAMPLES, starts[page_of] + counts[page_of] - 1 - row0)
-    j = np.arange(BLOCK_SAMPLES)
-    valid = j[None, :] < m[:, None]
-    z = zz[np.minimum(row0[:, None] + j, zz.shape[0] - 1)] * valid[:, :, None]  # (B, 32, 16)
-    k = rice_k(z, m=m)
-    ubits, rbits = _block_bits(z, k, m)
+    z, m, nb = _run_blocks(codes, zz, starts, counts)
+    nib = rice_k(z, m=m)
+    ubits, rbits = _block_bits(z, nib, m)
     ub, rb = (ubits + 7) // 8, (rbits + 7) // 8
-    size = BLOCK_HEADER + ub + rb
-    boff = np.concatenate([[0], np.cumsum(size)])
-    bits = np.zeros(8 * int(boff[-1]), dtype=np.uint8)
-    # value order inside a block: sensor-major, then sample; only j < m
-    zt = z.transpose(0, 2, 1)  # (B, 16, 32)
-    sel = np.broadcast_to(valid[:, None, :], zt.shape)
-    vals = zt[sel].astype(np.int64)
-    kv = np.broadcast_to(k[:, :, None], zt.shape)[sel].astype(np.int64)
-    blk = np.broadcast_to(np.arange(m.size)[:, None, None], zt.shape)[sel]
+    boff = np.concatenate([[0], np.cumsum(BLOCK_HEADER + ub + rb)])
+    # values in stream order: block, active sensor, then sample j < m
+    active = nib != ZERO_NIBBLE
+    sel = active[:, :, None] & (np.arange(BLOCK_SAMPLES)[None, None, :] < m[:, None, None])
+    vals = z.transpose(0, 2, 1)[sel]
+    kv = np.broadcast_to(nib[:, :, None], sel.shape)[sel]
+    nv = sel.sum(axis=(1, 2))
+    blk = np.repeat(np.arange(m.size), nv)
     q = vals >> kv
-    # unary: ones over [start, start + ubits), then a zero at each terminator
-    u0 = 8 * (boff[:-1] + BLOCK_HEADER)
-    edges = np.zeros(bits.size + 1, dtype=np.int8)
+    first = np.cumsum(nv) - nv  # each block's first value
+    # unary: bytes of ones (the last one padded with zero-bits), then each
+    # terminator's bit cleared (they are distinct bits: subtracting clears)
+    u0 = boff[:-1] + BLOCK_HEADER
+    edges = np.zeros(int(boff[-1]) + 3, dtype=np.int8)  # 2 spare bytes: a remainder window's end
     edges[u0] += 1
-    edges[u0 + ubits] -= 1
-    bits[:] = np.cumsum(edges[:-1], dtype=np.int8)
+    edges[u0 + ub] -= 1
+    out = np.cumsum(edges[:-1], dtype=np.int8).view(np.uint8)
+    out *= 255
+    tail = ub > 0
+    out[(u0 + ub - 1)[tail]] = (0xFF00 >> (ubits - 8 * (ub - 1))[tail]) & 0xFF
     cq = np.cumsum(q + 1)
-    first = np.cumsum(16 * m) - 16 * m
-    base = np.repeat(cq[first] - (q[first] + 1), 16 * m)  # terminators counted before the block
-    bits[u0[blk] + (cq - base) - 1] = 0
-    # remainders: k bits MSB first at a running offset
+    term = 8 * u0[blk] + cq - np.concatenate([[0], cq])[first][blk] - 1
+    np.subtract.at(out, term >> 3, (0x80 >> (term & 7)).astype(np.uint8))
+    # remainders: k bits MSB first at a running bit offset, added byte-wise
     ck = np.cumsum(kv)
-    r0 = 8 * (boff[:-1] + BLOCK_HEADER + ub)
-    roff = r0[blk] + ck - kv - np.repeat(ck[first] - kv[first], 16 * m)
-    for b in range(MAX_K):
-        s = kv > b
-        bits[roff[s] + b] = (vals[s] >> (kv[s] - 1 - b)) & 1
-    out = np.packbits(bits)
-    hdr = np.concatenate([_k_bytes(k), ub.astype("<u2").view(np.uint8).reshape(-1, 2)], axis=1)
+    roff = 8 * (u0 + ub)[blk] + ck - kv - np.concatenate([[0], ck])[first][blk]
+    word = (vals & ((1 << kv) - 1)) << (24 - (roff & 7) - kv)  # the value's bits in a 3-byte window
+    byte = np.minimum(roff >> 3, out.size - 3)  # only a k = 0 value (adding nothing) can point past the end
+    for i, shift in enumerate((16, 8, 0)):
+        np.add.at(out, byte + i, ((word >> shift) & 255).astype(np.uint8))
+    out = out[:-2]
+    hdr = np.concatenate([_k_bytes(nib), ub.astype("<u2").view(np.uint8).reshape(-1, 2)], axis=1)
     out[boff[:-1, None] + np.arange(BLOCK_HEADER)] = hdr
     page_off = boff[np.concatenate([[0], np.cumsum(nb)])]
     return out, page_off, int(ubits.sum()), int(rbits.sum())
-
-
 
 
 @dataclass(frozen=True)
@@ -752,7 +847,8 @@ def compressed_bits(codes: np.ndarray, *, sampling_rate_hz: int = 200) -> Compre
 
 
 # --- decoding ----------------------------------------------------------------
-_DECODE_CHUNK_PAGES = 500
+#: samples per vectorised pass: its work arrays (about 1 MB each) stay in cache and on the heap
+_DECODE_CHUNK_ROWS = 12_000
 
 
 def _as_pages(pages: bytes | np.ndarray | Sequence[bytes]) -> np.ndarray:
@@ -1010,55 +1106,67 @@ def _records(buf: np.ndarray, hdr: np.ndarray, kept: np.ndarray) -> tuple[SyncPo
 
 def _decode_samples(buf: np.ndarray, hdr: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of data pages ``pos`` (in that order) and which decoded."""
-    good = np.zeros(pos.size, dtype=bool)
-    out = np.empty((int(hdr["n_samples"][pos].astype(np.int64).sum()), N_SENSORS), dtype=np.uint16)
+    n = hdr["n_samples"][pos].astype(np.int64)
+    ok = np.ones(pos.size, dtype=bool)
+    if not pos.size:
+        return np.zeros((0, N_SENSORS), dtype=np.uint16), ok
+    blk = _locate_blocks(buf.reshape(-1), pos, hdr[pos], ok)
+    out = np.empty((int(n.sum()), N_SENSORS), dtype=np.uint16)
+    # chunks of about _DECODE_CHUNK_ROWS samples (whole pages)
+    ends = np.cumsum(n)
+    cut = np.unique(np.searchsorted(ends, np.arange(1, ends[-1] // _DECODE_CHUNK_ROWS + 1) * _DECODE_CHUNK_ROWS,
+                                    side="right"))
+    cut = np.concatenate([[0], cut[(cut > 0) & (cut < pos.size)], [pos.size]])
+    bounds = np.searchsorted(blk.page, cut)
     filled = 0
-    for lo in range(0, pos.size, _DECODE_CHUNK_PAGES):
-        sel = pos[lo:lo + _DECODE_CHUNK_PAGES]
-        codes, ok = _decode_chunk(buf[sel], hdr[sel])
-        out[filled:filled + codes.shape[1]] = codes.T
-        filled += codes.shape[1]
-        good[lo:lo + sel.size] = ok
-    return out[:filled], good
+    for c in range(cut.size - 1):
+        sl = slice(cut[c], cut[c + 1])
+        chunk = _Blocks(*(getattr(blk, f)[bounds[c]:bounds[c + 1]] for f in _Blocks.__dataclass_fields__))
+        filled += _decode_chunk(buf[pos[sl]], n[sl], chunk, int(cut[c]), ok[sl], out[filled:])
+    return out[:filled], ok
 
 
 @dataclass(frozen=True)
 class _Blocks:
-    """Where the blocks of a chunk of pages are (one entry per block)."""
+    """Where the blocks of the data pages are (one entry per block, page-major)."""
 
-    page: np.ndarray    # page in the chunk
-    index: np.ndarray   # block number in its page
-    m: np.ndarray       # samples
-    k: np.ndarray       # (n, 16) Rice parameters
-    unary_at: np.ndarray  # byte offset of the unary stream in the chunk
+    page: np.ndarray      # page (position in the decoded order)
+    index: np.ndarray     # block number in its page
+    m: np.ndarray         # samples
+    nibble: np.ndarray    # (n, 16) Rice parameter nibbles (15: all zero)
+    unary_at: np.ndarray  # byte offset of the unary stream in its page
     unary_n: np.ndarray   # its length, bytes
-    rem_at: np.ndarray    # byte offset of the remainder stream
+    rem_at: np.ndarray    # byte offset of the remainder stream in its page
 
 
-def _locate_blocks(flat: np.ndarray, n: np.ndarray, section_end: np.ndarray, ok: np.ndarray) -> _Blocks:
-    """Walk the blocks of all pages at once, one block number at a time;
-    pages whose blocks break the rules lose ``ok``."""
-    n_pages = n.size
+def _locate_blocks(flat: np.ndarray, pos: np.ndarray, hdr: np.ndarray, ok: np.ndarray) -> _Blocks:
+    """Walk the blocks of all pages at once, one block number at a time
+    (only pages that still have blocks); pages whose blocks run past their
+    section lose ``ok``."""
+    n = hdr["n_samples"].astype(np.int64)
+    section_end = HEADER_SIZE + hdr["body_used"].astype(np.int64) - RECORD_SIZE * hdr["n_records"].astype(np.int64)
     nb = -(-(n - 1) // BLOCK_SAMPLES)
-    off = np.full(n_pages, HEADER_SIZE + PRESSURE_BYTES, dtype=np.int64)
-    base = np.arange(n_pages, dtype=np.int64) * PAGE_SIZE
+    off = np.full(pos.size, HEADER_SIZE + PRESSURE_BYTES, dtype=np.int64)
+    base = pos.astype(np.int64) * PAGE_SIZE
     found = []
+    a = np.flatnonzero(nb > 0)
     for b in range(int(nb.max(initial=0))):
-        a = np.flatnonzero(ok & (nb > b))
+        a = a[ok[a] & (nb[a] > b)]
+        bad = off[a] + BLOCK_HEADER > section_end[a]
+        at = base[a] + np.minimum(off[a], CRC_OFFSET - BLOCK_HEADER)
+        head = flat[at[:, None] + np.arange(BLOCK_HEADER)].astype(np.int64)
+        nib = np.empty((a.size, N_SENSORS), dtype=np.int64)
+        nib[:, 0::2], nib[:, 1::2] = head[:, :8] & 15, head[:, :8] >> 4
         m = np.minimum(BLOCK_SAMPLES, n[a] - 1 - BLOCK_SAMPLES * b)
-        at = base[a] + off[a]
-        kb = flat[at[:, None] + np.arange(8)]
-        k = np.empty((a.size, N_SENSORS), dtype=np.int64)
-        k[:, 0::2], k[:, 1::2] = kb & 15, kb >> 4
-        u = flat[at + 8].astype(np.int64) | flat[at + 9].astype(np.int64) << 8
-        r = (m * k.sum(axis=1) + 7) // 8
+        u = head[:, 8] | head[:, 9] << 8
+        r = (m * np.where(nib == ZERO_NIBBLE, 0, nib).sum(axis=1) + 7) // 8
         end = off[a] + BLOCK_HEADER + u + r
-        bad = (k > MAX_K).any(axis=1) | (end > section_end[a])
+        bad |= end > section_end[a]
         ok[a[bad]] = False
-        off[a] = end
         g = ~bad
-        found.append((a[g], np.full(int(g.sum()), b), m[g], k[g], (at + BLOCK_HEADER)[g], u[g],
-                      (at + BLOCK_HEADER + u)[g]))
+        found.append((a[g], np.full(int(g.sum()), b), m[g], nib[g], (off[a] + BLOCK_HEADER)[g], u[g],
+                      (off[a] + BLOCK_HEADER + u)[g]))
+        off[a] = end
     if not found:
         e = np.zeros(0, dtype=np.int64)
         return _Blocks(e, e, e, np.zeros((0, N_SENSORS), np.int64), e, e, e)
@@ -1075,111 +1183,90 @@ def _region_bytes(flat: np.ndarray, at: np.ndarray, length: np.ndarray) -> np.nd
     return flat[np.cumsum(edges[:-1], dtype=np.int8).astype(bool)]
 
 
-def _decode_chunk(pages: np.ndarray, hdr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of a chunk of data pages (in order) and which pages decoded."""
-    n = hdr["n_samples"].astype(np.int64)
-    section_end = HEADER_SIZE + hdr["body_used"].astype(np.int64) - RECORD_SIZE * hdr["n_records"].astype(np.int64)
-    flat = np.concatenate([pages.reshape(-1), np.zeros(16, dtype=np.uint8)])
-    ok = np.ones(n.size, dtype=bool)
-    blk = _locate_blocks(flat, n, section_end, ok)
+def _decode_chunk(pages: np.ndarray, n: np.ndarray, blk: _Blocks, first_page: int, ok: np.ndarray,
+                  out: np.ndarray) -> int:
+    """Decode a chunk of data pages into ``out`` (rows of the pages still
+    ``ok``, in order); clears ``ok`` of corrupt pages; returns rows written."""
+    flat = np.concatenate([pages.reshape(-1), np.zeros(32, dtype=np.uint8)])
+    chunk_base = PAGE_SIZE * (blk.page - first_page)
+    page = blk.page - first_page
     # unary streams: their zero-bits are the terminators
-    ubytes = _region_bytes(flat, blk.unary_at, blk.unary_n)
+    ubytes = _region_bytes(flat, chunk_base + blk.unary_at, blk.unary_n)
     term = np.flatnonzero(np.unpackbits(~ubytes))
     ustart = 8 * (np.cumsum(blk.unary_n) - blk.unary_n)
     lo = np.searchsorted(term, ustart)
     hi = np.searchsorted(term, ustart + 8 * blk.unary_n)
-    ok[blk.page[hi - lo < N_SENSORS * blk.m]] = False
-    # rows: each page's reference, then its samples; sensor-major so the
-    # cumulative sums run over contiguous memory
-    n_ok = np.where(ok, n, 0)
-    row0 = np.cumsum(n_ok) - n_ok
-    diffs = np.zeros((N_SENSORS, int(n_ok.sum())), dtype=np.int32)
-    use = ok[blk.page]
-    first_row = row0[blk.page] + 1 + BLOCK_SAMPLES * blk.index
-    full = np.flatnonzero(use & (blk.m == BLOCK_SAMPLES))
-    short = np.flatnonzero(use & (blk.m < BLOCK_SAMPLES))
-    term32 = term.astype(np.int32)
-    be32 = np.ndarray((flat.size - 3,), dtype=">u4", buffer=flat, strides=(1,))
-    too_big = np.zeros(blk.page.size, dtype=bool)
-    block_sum = np.zeros((blk.page.size, N_SENSORS), dtype=np.int32)
-    for sel in _slices(full.size, 2048):
-        f = full[sel]
-        d, too_big[f], block_sum[f] = _full_blocks(term32, be32, lo[f], ustart[f], blk.k[f], blk.rem_at[f])
-        diffs[:, first_row[f, None] + np.arange(BLOCK_SAMPLES)] = d
-    too_big[short], block_sum[short] = _short_blocks(diffs, term, flat, lo[short], ustart[short], blk.k[short],
-                                                     blk.m[short], blk.rem_at[short], first_row[short])
-    ok[blk.page[too_big]] = False
-    # one cumulative sum over all rows: each reference row holds its page's
-    # reference minus the code the previous page ended on
+    active = blk.nibble != ZERO_NIBBLE
+    nv = blk.m * active.sum(axis=1)
+    ok[page[hi - lo < nv]] = False
+    # quotient of every terminator: bits since the previous one (or the block start)
+    q_all = np.zeros(term.size + 256, dtype=np.int32)  # padded: a corrupt block may read past the end
+    np.subtract(term[1:], term[:-1], out=q_all[1:term.size], casting="unsafe")
+    q_all[1:term.size] -= 1
+    starts = np.flatnonzero((nv > 0) & (lo < term.size))
+    q_all[lo[starts]] = term[lo[starts]] - ustart[starts]
+    # one row per sample of the chunk, sensor-major; a last spare column
+    # takes the padding of short blocks
+    row0 = np.cumsum(n) - n
+    n_rows = int(n.sum())
+    e = np.zeros((N_SENSORS, n_rows + 1), dtype=np.int32)
+    words = np.ndarray((flat.size - 3,), dtype=">u4", buffer=flat, strides=(1,)).astype(np.uint32)
+    _residuals_into(e, q_all, words, blk, active, lo, chunk_base, row0[page] + 1 + BLOCK_SAMPLES * blk.index)
+    # x = x_0 + cumsum(cumsum(e)), restarted at each page's reference row
     ref = _unpack12(pages[:, HEADER_SIZE:HEADER_SIZE + PRESSURE_BYTES]).astype(np.int32)
-    totals = np.zeros((n.size, N_SENSORS), dtype=np.int32)
-    if blk.page.size:
-        starts = np.flatnonzero(np.diff(blk.page, prepend=-1))
-        totals[blk.page[starts]] = np.add.reduceat(block_sum, starts, axis=0)
-    ends = (ref + totals)[ok]  # each page's last code
-    refs_at = row0[ok]
-    diffs[:, refs_at] = (ref[ok] - np.concatenate([np.zeros((1, N_SENSORS), np.int32), ends[:-1]])).T
-    codes = np.cumsum(diffs, axis=1, out=diffs)
-    rows_ok = np.repeat(ok, n_ok)
-    out_of_range = (codes.view(np.uint32) > MAX_RAW).any(axis=0) & rows_ok
-    pages_ok = np.flatnonzero(ok)
-    bad = np.zeros(pages_ok.size, dtype=bool)
-    hit = np.flatnonzero(out_of_range)
-    if hit.size:
-        bad[np.unique(np.searchsorted(refs_at, hit, side="right") - 1)] = True
-    ok[pages_ok[bad]] = False
-    keep = np.repeat(ok, n_ok)
-    return (codes if keep.all() else codes[:, keep]), ok
+    body = e[:, :n_rows]
+    body[:, row0] = -_previous(np.add.reduceat(body, row0, axis=1))  # d restarts at 0 ...
+    np.cumsum(body, axis=1, out=body)
+    body[:, row0] = ref.T - _previous(ref.T + np.add.reduceat(body, row0, axis=1))  # ... and x at x_0
+    np.cumsum(body, axis=1, out=body)
+    ok &= ~(np.maximum.reduceat(body.view(np.uint32), row0, axis=1) > MAX_RAW).any(axis=0)
+    keep = np.repeat(ok, n)
+    got = int(keep.sum())
+    out[:got] = (body if got == n_rows else body[:, keep]).T
+    return got
 
 
-def _slices(n: int, step: int):
-    return [slice(lo, lo + step) for lo in range(0, n, step)]
+def _previous(a: np.ndarray) -> np.ndarray:
+    """Each column's left neighbour (0 for the first): what a running sum
+    carries into the next page's reference row, to cancel there."""
+    out = np.zeros_like(a)
+    out[:, 1:] = a[:, :-1]
+    return out
 
 
-def _full_blocks(term, be32, lo, ustart, k, rem_at) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Differences of full blocks, ``(16, n, 32)`` int32, broadcast over
-    (block, sensor, sample) without per-value index arrays; which blocks
-    hold a zigzag value over 8190 (corrupt); each block's sum per sensor."""
-    nv = N_SENSORS * BLOCK_SAMPLES
-    tpos = term[lo[:, None] + np.arange(nv)]
-    q = np.empty(tpos.shape, dtype=np.int32)
-    np.subtract(tpos[:, 1:], tpos[:, :-1], out=q[:, 1:])
-    q[:, 0] = tpos[:, 0] - ustart + 1
-    q -= 1
-    q = q.reshape(-1, N_SENSORS, BLOCK_SAMPLES)
-    kk = k.astype(np.int32)[:, :, None]
-    roff = ((8 * rem_at).astype(np.int32)[:, None, None]
-            + (BLOCK_SAMPLES * (np.cumsum(k, axis=1) - k)).astype(np.int32)[:, :, None]
-            + np.arange(BLOCK_SAMPLES, dtype=np.int32) * kk)
-    w = be32[roff >> 3]
-    r = (w >> (32 - (roff & 7) - kk).astype(np.uint32)) & ((np.uint32(1) << kk.astype(np.uint32)) - np.uint32(1))
-    zz = np.left_shift(q, kk, out=q)
-    zz |= r.astype(np.int32)
-    bad = zz.reshape(zz.shape[0], -1).max(axis=1) > _MAX_ZZ
-    d = (zz >> 1) ^ -(zz & 1)
-    return d.transpose(1, 0, 2), bad, d.sum(axis=2, dtype=np.int32)
+def _residuals_into(e: np.ndarray, q_all: np.ndarray, words: np.ndarray, blk: _Blocks, active: np.ndarray,
+                    lo: np.ndarray, chunk_base: np.ndarray, first_row: np.ndarray) -> None:
+    """Write every residual of the chunk's blocks into ``e`` (16, rows + 1),
+    one (block, active sensor) run of 16 slots at a time, broadcast without
+    per-value index arrays.
 
-
-def _short_blocks(diffs, term, flat, lo, ustart, k, m, rem_at, first_row) -> tuple[np.ndarray, np.ndarray]:
-    """Differences of short blocks (one per page at most), written in place;
-    returns which blocks hold a zigzag value over 8190 (corrupt) and each
-    block's sum per sensor."""
-    nv = N_SENSORS * m
-    vfirst = np.cumsum(nv) - nv
-    v_blk = np.repeat(np.arange(m.size), nv)
-    within = np.arange(int(nv.sum())) - vfirst[v_blk]
-    tpos = term[lo[v_blk] + within]
-    q = np.diff(tpos, prepend=0) - 1
-    q[vfirst] = tpos[vfirst] - ustart
-    kv = np.repeat(k.ravel(), np.repeat(m, N_SENSORS))
-    ck = np.cumsum(kv) - kv
-    roff = 8 * rem_at[v_blk] + ck - ck[vfirst][v_blk]
-    zz = (q << kv) | _read_bits(flat, roff, kv)
-    bad = np.zeros(m.size, dtype=bool)
-    bad[v_blk[zz > _MAX_ZZ]] = True
-    d = unzigzag(np.minimum(zz, _MAX_ZZ))
-    sensor, j = within // m[v_blk], within % m[v_blk]
-    diffs.reshape(-1)[sensor * diffs.shape[1] + first_row[v_blk] + j] = d
-    sums = np.zeros((m.size, N_SENSORS), dtype=np.int64)
-    np.add.at(sums, (v_blk, sensor), d)
-    return bad, sums.astype(np.int32)
+    ``q_all``: the quotient ending at each terminator (zero-padded by 256);
+    ``words``: the big-endian u32 starting at each byte of the chunk. No
+    range check here: a residual too large for valid codes always decodes
+    to a code outside 0..4095 (it is at most ``32480 << 14``, so int32 holds
+    it and the page-level check catches it).
+    """
+    ub, us = np.nonzero(active)  # block-major, then sensor: stream order
+    m = blk.m[ub]
+    k = blk.nibble[ub, us].astype(np.uint32)[:, None]
+    rank = (np.cumsum(active, axis=1) - active)[ub, us]
+    kk = np.where(active, blk.nibble, 0)
+    kbefore = (np.cumsum(kk, axis=1) - kk)[ub, us]
+    j = np.arange(BLOCK_SAMPLES)
+    zz = np.take(q_all, (lo[ub] + m * rank)[:, None] + j)  # int64 indices: numpy's own index type
+    zz <<= k.astype(np.int32)
+    roff = (8 * (chunk_base + blk.rem_at)[ub] + m * kbefore)[:, None] + j * k.astype(np.int64)
+    w = np.take(words, roff >> 3)
+    w <<= (roff & 7).astype(np.uint32)
+    w >>= np.uint32(32) - k  # the k bits at the offset (k = 0: shifted out entirely)
+    zz |= w.view(np.int32)
+    tgt = (us * e.shape[1] + first_row[ub])[:, None] + j
+    short = np.flatnonzero(m < BLOCK_SAMPLES)
+    if short.size:  # samples past m go to the spare last column
+        pad = j >= m[short, None]
+        tgt[short] = np.where(pad, (us[short, None] + 1) * e.shape[1] - 1, tgt[short])
+    sign = zz & 1
+    np.negative(sign, out=sign)
+    zz >>= 1
+    zz ^= sign
+    np.put(e, tgt, zz)

@@ -37,6 +37,9 @@ __all__ = ["Reach", "InsoleLogStatus", "claim_pair", "log_start", "log_status", 
 PARTIAL_DIR = ".insole-sync"
 #: reconnections tried per foot when a download's link drops
 RECONNECTS = 5
+#: verified bytes of a download are added to its partial file every this
+#: many bytes (so a sync that is killed resumes close to where it stopped)
+PARTIAL_SAVE_BYTES = 16 * 1024
 #: log bytes per second at 200 Hz when no stored session tells better
 #: (the spec's capacity table: compression of real gait data)
 NOMINAL_LOG_BYTES_PER_S_200HZ = 2300.0
@@ -347,9 +350,18 @@ async def _download_all(reach: Reach, feet: dict[str, _Foot], side: str, entries
         path = _partial_path(partial, feet[side], e.session_id)
         data = bytearray(path.read_bytes()[:e.image_bytes]) if path.exists() else bytearray()
         dl = Download(e.session_id, e.image_bytes, data)
+        saved = len(data)
+
+        def progress(n: int) -> None:
+            nonlocal saved
+            if on_bytes is not None:
+                on_bytes(n)
+            if len(dl.data) - saved >= PARTIAL_SAVE_BYTES:
+                saved = _extend_partial(path, dl.data, saved)
+
         for attempt in range(RECONNECTS + 1):
             try:
-                await feet[side].link.download(dl, on_bytes=on_bytes)
+                await feet[side].link.download(dl, on_bytes=progress)
                 break
             except LinkLost as exc:
                 _save_partial(path, dl.data)
@@ -360,7 +372,11 @@ async def _download_all(reach: Reach, feet: dict[str, _Foot], side: str, entries
                 feet[side] = await _reconnect(reach, feet[side])
         image = bytes(dl.data)
         _save_partial(path, image)
-        start_us, end_us, _ = session_span_us(image)
+        try:
+            start_us, end_us, _ = session_span_us(image)
+        except InsoleError as exc:  # ProtocolError and RecordingError are InsoleErrors
+            raise InsoleError(f"the {side} insole's session {e.session_id} cannot be read ({exc}); nothing was "
+                              "erased on the insoles") from None
         truth = reach.truth(side, e.session_id) if reach.truth else None
         out.append(LoggedSession(side, e.session_id, image, feet[side].device, start_us, end_us, truth))
     return out
@@ -377,6 +393,17 @@ async def _reconnect(reach: Reach, foot: _Foot) -> _Foot:
             await asyncio.sleep(delay)
             delay = min(2 * delay, 5.0)
     return await _connect(reach, foot.found)
+
+
+def _extend_partial(path: Path, data: bytes, saved: int) -> int:
+    """Write ``data[saved:]`` after the first ``saved`` bytes of the partial
+    file (which already hold ``data[:saved]``); returns ``len(data)``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "r+b" if saved else "wb") as f:
+        f.seek(saved)
+        f.write(data[saved:])
+        f.truncate()
+    return len(data)
 
 
 def _save_partial(path: Path, data: bytes) -> None:

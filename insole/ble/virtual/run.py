@@ -208,7 +208,8 @@ def catch_up(state, *, until_s: float | None = None) -> None:
 
 def run_virtual(state, *, minutes: float, asymmetry_pct: float = 0.0, fatigue_pp_per_10min: float = 0.0,
                 seed: int = 0, auto: bool = False, sampling_rate_hz: int = 200, apart_ppm: float = 50.0,
-                temperature_change_ppm: float = 10.0, idle_stop_s: int = 300) -> RunResult:
+                temperature_change_ppm: float = 10.0, idle_stop_s: int = 300,
+                scenario: Scenario | None = None) -> RunResult:
     """The virtual runner runs ``minutes`` into both insoles' flash at once.
 
     Insoles already logging (or armed) by a host's LOG_START keep their
@@ -238,6 +239,11 @@ def run_virtual(state, *, minutes: float, asymmetry_pct: float = 0.0, fatigue_pp
         right rate at the start, and its change over the run, ppm.
     idle_stop_s : int
         Auto stop of insoles this call starts, s.
+    scenario : Scenario, optional
+        Who wears the insoles, on the run's time axis (0 = the run's start);
+        by default the simulator's run with ``asymmetry_pct``,
+        ``fatigue_pp_per_10min`` and ``seed`` (tests pass one whose pressures
+        carry a ramp of true time).
 
     Raises
     ------
@@ -257,8 +263,9 @@ def run_virtual(state, *, minutes: float, asymmetry_pct: float = 0.0, fatigue_pp
         if lg.state == "idle":
             lg.start(device_time_us=state.device_time_us(side, t0), rate_hz=sampling_rate_hz, auto=auto,
                      idle_stop_s=idle_stop_s, battery_pct=state.battery_pct(side))
-    scenario = make_scenario("run", duration_s=max(duration_s, 5.0), asymmetry_pct=asymmetry_pct, seed=seed,
-                             fatigue_pp_per_10min=fatigue_pp_per_10min)
+    if scenario is None:
+        scenario = make_scenario("run", duration_s=max(duration_s, 5.0), asymmetry_pct=asymmetry_pct, seed=seed,
+                                 fatigue_pp_per_10min=fatigue_pp_per_10min)
     clocks = clocks_for_run(duration_s, apart_ppm=apart_ppm, temperature_change_ppm=temperature_change_ppm,
                             seed=state.seed)
     for side in SIDES:

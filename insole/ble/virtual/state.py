@@ -211,7 +211,7 @@ class VirtualPairState:
                             device=self.device_info(side), ram=ram)
             if ram is None:
                 logger.ram.next_index = int(self.models[side].first_index)
-            elif not flash.is_erased(ram.head):
+            elif not flash.is_erased(ram.head) and _has_erased_page(flash):  # a full ring is no mismatch
                 log.warning("virtual %s insole: its RAM does not match its flash (a command was killed?); "
                             "rebooting it", side)
                 logger.power_loss()
@@ -436,6 +436,11 @@ class VirtualPairState:
             return None
         path = self.folder / "truth" / f"run-{run_id}.json"
         return json.loads(path.read_text()) if path.exists() else None
+
+
+def _has_erased_page(flash: NorFlash) -> bool:
+    """True when some page of the flash is still erased."""
+    return flash.written_pages < flash.n_pages or bool((flash.headers(4) == 0xFF).all(axis=1).any())
 
 
 def _acquire(path: Path) -> Path:
