@@ -43,11 +43,16 @@ FLASH_BYTES = 64 * 2**20
 RATE_HZ = 200
 
 
-def quantise(x: np.ndarray) -> np.ndarray:
-    """12-bit codes with one LSB per file: the 99.9th percentile -> 3900."""
+#: with --lsb-kpa, Moticon pressures (kPa) are quantised at that step instead
+MOTICON_LSB_KPA: float | None = None
+
+
+def quantise(x: np.ndarray, lsb: float | None = None) -> np.ndarray:
+    """12-bit codes with one LSB per file: the 99.9th percentile -> 3900
+    (the whole 12-bit range: the conservative choice), or a given LSB."""
     x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0).clip(min=0)
     top = np.percentile(x[x > 0], 99.9) if (x > 0).any() else 1.0
-    return np.clip(np.rint(x / (top / 3900.0)), 0, 4095).astype(np.uint16)
+    return np.clip(np.rint(x / (lsb or top / 3900.0)), 0, 4095).astype(np.uint16)
 
 
 def in_16(codes: np.ndarray) -> np.ndarray:
@@ -97,7 +102,7 @@ def moticon_sets(folder: Path):
         s = rec.samples
         sides = [side for side in ("left", "right") if side in s.columns.get_level_values(0)]
         chans = [f"p{i:02d}" for i in range(1, 17)]
-        codes = quantise(np.concatenate([s[side][chans].to_numpy() for side in sides], axis=1))
+        codes = quantise(np.concatenate([s[side][chans].to_numpy() for side in sides], axis=1), MOTICON_LSB_KPA)
         yield f.name, {side: codes[:, 16 * i:16 * (i + 1)] for i, side in enumerate(sides)}, 16, \
             round(rec.meta.sampling_rate_hz)
 
@@ -254,7 +259,12 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=8.0, help="length of the decoded log, h")
     ap.add_argument("--runs", type=int, default=3, help="decode runs (median)")
     ap.add_argument("--skip-decode", action="store_true")
+    ap.add_argument("--lsb-kpa", type=float, default=None,
+                    help="quantise the Moticon pressures at this step (the insole's own LSB is 0.25 kPa) instead "
+                         "of spreading each file over the 12-bit range")
     args = ap.parse_args()
+    global MOTICON_LSB_KPA
+    MOTICON_LSB_KPA = args.lsb_kpa
     stats = compression(args)
     encoder_cost(stats)
     if not args.skip_decode:

@@ -694,7 +694,8 @@ def device_check(data: bytes, device: dict) -> int:
     """The device's answer to one write on the Log control point: 0 (accepted) or an ATT error code.
 
     ``device``: keys {host_id hex: key hex}, nonce hex, claim_window_open, state (idle/armed/logging),
-    free_pages, sessions {id: {image_bytes, crc32, open}}. Checks: opcode, length, auth, value, state.
+    free_pages, battery_pct, sessions {id: {image_bytes, crc32, open}}. Checks: opcode, length, auth, value,
+    state; for CLAIM the window (0x84) before the key (0x81: all-zero or low-order, shared secret 0).
     """
     if not data:
         return E_INVALID  # as in v1: an empty write is an invalid parameter
@@ -719,7 +720,8 @@ def device_check(data: bytes, device: dict) -> int:
     if op == OP_CLAIM:
         if not device["claim_window_open"]:
             return E_WINDOW_CLOSED
-        if bytes.fromhex(p["public_key"]) in (b"\x00" * 32,):
+        peer = bytes.fromhex(p["public_key"])
+        if peer == bytes(32) or x25519(bytes(range(32)), peer) == bytes(32):  # a low-order key: shared secret 0
             return E_INVALID
     elif op == OP_LOG_START:
         if p["rate_code"] not in RATE_HZ_BY_CODE or p["mode"] not in (0, 1):
@@ -728,7 +730,7 @@ def device_check(data: bytes, device: dict) -> int:
             return E_INVALID
         if len(body) - 7 > MAX_NOTE:
             return E_INVALID
-        if device["state"] != "idle" or device.get("free_pages", 100) < 3:
+        if device["state"] != "idle" or device.get("free_pages", 100) < 3 or device.get("battery_pct", 87) <= 5:
             return E_STATE
     elif op in (OP_READ, OP_ERASE):
         if op == OP_READ and not 1 <= p["window"] <= 64:
@@ -1266,10 +1268,14 @@ def command_vectors() -> list[dict]:
     return out
 
 
+#: refusals with a codec error code that only the device's own state can decide (the claim key, after the window)
+STATE_CHECKED = ("claim_zero_key", "claim_low_order_key")
+
+
 def att_error_vectors() -> list[dict]:
     """Writes the device must refuse, each with the device state and the ATT error (checked in order)."""
     base = {"keys": {HOST_ID.hex(): KEY.hex()}, "nonce": NONCE.hex(), "claim_window_open": False,
-            "state": "idle", "free_pages": 100,
+            "state": "idle", "free_pages": 100, "battery_pct": 87,
             "sessions": {"9": {"image_bytes": 40960, "crc32": 0xDEADBEEF, "open": False},
                          "10": {"image_bytes": 8192, "crc32": 0x12345678, "open": True}}}
 
@@ -1319,6 +1325,12 @@ def att_error_vectors() -> list[dict]:
         ("log_start_while_logging", "LOG_START while logging.", good_start, {"state": "logging"}, E_STATE),
         ("log_start_while_armed", "LOG_START while armed.", good_start, {"state": "armed"}, E_STATE),
         ("log_start_flash_full", "LOG_START with fewer than 3 free pages.", good_start, {"free_pages": 2}, E_STATE),
+        ("log_start_battery_low", "LOG_START with the battery at 5 %.", good_start, {"battery_pct": 5}, E_STATE),
+        ("claim_zero_key", "CLAIM with an all-zero public key, window open: the key is checked after the window.",
+         encode_command("CLAIM", host_id=HOST_ID, public_key=bytes(32)), {"claim_window_open": True}, E_INVALID),
+        ("claim_low_order_key", "CLAIM with a low-order public key (u = 1), window open: the shared secret is 0.",
+         encode_command("CLAIM", host_id=HOST_ID, public_key=(1).to_bytes(32, "little")),
+         {"claim_window_open": True}, E_INVALID),
         ("read_open_session", "READ of the session being logged.", s("READ", session_id=10, offset=0, window=8),
          {"state": "logging"}, E_STATE),
         ("erase_open_session", "ERASE of the session being logged.", s("ERASE", session_id=10, crc32=0x12345678),
@@ -1329,7 +1341,9 @@ def att_error_vectors() -> list[dict]:
         device = dict(base, **changes)
         got = device_check(wire, device)
         assert got == err, (name, hex(got), hex(err))
-        out.append({"name": name, "description": desc, "hex": wire.hex(), "device": device, "att_error": err})
+        codec = name not in STATE_CHECKED and err in (E_UNSUPPORTED, E_INVALID, E_NOT_AUTHORISED)
+        out.append({"name": name, "description": desc, "hex": wire.hex(), "device": device, "att_error": err,
+                    "codec": codec})
     # the replay case's first use is accepted
     assert device_check(s("LOG_STOP"), dict(base, state="logging")) == 0
     return out
@@ -1340,7 +1354,10 @@ def chunk_vectors(session: dict) -> list[dict]:
     out = []
     for offset, length, desc in ((0, 236, "The first chunk of session_gait_900 (MTU 247: 236 data bytes)."),
                                  (236, 236, "The second chunk."),
-                                 (len(image) - 120, 120, "The last chunk: shorter, it ends at the image's end."),
+                                 (len(image) - 120, 120, "The last chunk of a READ from offset 20360: shorter, it "
+                                  "ends at the image's end (chunks are aligned on the READ's offset)."),
+                                 (236 * ((len(image) - 1) // 236), (len(image) - 1) % 236 + 1,
+                                  "The last chunk of a download from offset 0 at MTU 247."),
                                  (4096, 20, "A chunk of 20 bytes (ATT MTU 31) at a page boundary.")):
         data = image[offset:offset + length]
         raw = encode_chunk(offset, data)
@@ -1412,6 +1429,56 @@ def list_sessions_vectors(session: dict) -> list[dict]:
     return out
 
 
+BEACON_COMPANY_ID = 0xFFFF
+BEACON_MARK = b"IB"
+BEACON_DATA = struct.Struct("<H2sBHHQ")  # company id, "IB", side code, session id, counter, device_time_us
+assert BEACON_DATA.size == 17
+
+
+def encode_beacon(*, side: str, session_id: int, counter: int, device_time_us: int) -> bytes:
+    """The beacon's advertising data: one AD structure (length, type 0xFF, manufacturer specific data)."""
+    data = BEACON_DATA.pack(BEACON_COMPANY_ID, BEACON_MARK, SIDE_CODE[side], session_id, counter, device_time_us)
+    return bytes([1 + len(data), 0xFF]) + data
+
+
+def decode_beacon(ad: bytes) -> dict | None:
+    """The beacon fields, or None when these advertising data are not an insole beacon."""
+    at = 0
+    while at + 1 < len(ad):
+        n, kind = ad[at], ad[at + 1]
+        if n == 0:
+            break
+        if kind == 0xFF and n - 1 == BEACON_DATA.size and at + 1 + n <= len(ad):
+            company, mark, side, sid, counter, t = BEACON_DATA.unpack_from(ad, at + 2)
+            if company == BEACON_COMPANY_ID and mark == BEACON_MARK and side in SIDE_BY_CODE:
+                return {"side": SIDE_BY_CODE[side], "session_id": sid, "counter": counter, "device_time_us": t}
+        at += 1 + n
+    return None
+
+
+def beacon_vectors() -> list[dict]:
+    cases = [
+        ("beacon_left", "Left insole, session 7, counter 0 (its first beacon), at device time t0 + 1 s.",
+         {"side": "left", "session_id": 7, "counter": 0, "device_time_us": 1_732_190_401_000_000}),
+        ("beacon_right_wrap", "Right insole, session 12, counter 65535 (the next one is 0).",
+         {"side": "right", "session_id": 12, "counter": 65535, "device_time_us": 0x0102030405060708}),
+    ]
+    out = []
+    for name, desc, fields in cases:
+        ad = encode_beacon(**fields)
+        assert decode_beacon(ad) == fields and len(ad) == 19
+        out.append({"name": name, "description": desc, "fields": fields, "hex": ad.hex()})
+    other = bytes([0x02, 0x01, 0x06]) + encode_beacon(**cases[0][2])  # a flags AD structure first: still found
+    assert decode_beacon(other) == cases[0][2]
+    out.append({"name": "beacon_after_flags", "description": "A Flags AD structure, then the beacon: receivers "
+                "look through every AD structure.", "fields": cases[0][2], "hex": other.hex()})
+    foreign = bytes([0x12, 0xFF]) + BEACON_DATA.pack(0x004C, BEACON_MARK, 0, 7, 0, 0)
+    assert decode_beacon(foreign) is None
+    out.append({"name": "beacon_other_company", "description": "Company id 0x004C: not an insole beacon (ignored).",
+                "fields": None, "hex": foreign.hex()})
+    return out
+
+
 HOST_PRIVATE = bytes.fromhex("c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7")
 INSOLE_PRIVATE = bytes.fromhex("48494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f6061626364656667")
 
@@ -1463,6 +1530,7 @@ def build() -> dict:
         "log_info": log_info_vectors(),
         "list_sessions": list_sessions_vectors(session),
         "claim": claim_vector(),
+        "beacons": beacon_vectors(),
         "uuids": {"service": SERVICE_UUID, **CHAR_UUIDS},
     }
 

@@ -180,7 +180,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         err.print("nothing to sync: the insoles hold no finished sessions")
     rate = result.downloaded_bytes / result.seconds / 1e3 if result.seconds > 0 else 0.0
     erased = "kept on the insoles (--keep)" if args.keep else "erased on the insoles after verification"
-    err.print(f"{result.downloaded_bytes / 1e6:.2f} MB downloaded in {result.seconds:.1f} s ({rate:.0f} kB/s); "
+    scale = getattr(args, "virtual_speed", 1.0) if args.virtual else 1.0
+    pace = f", the virtual insoles at {scale:g}x real time" if scale != 1.0 else ""
+    err.print(f"{result.downloaded_bytes / 1e6:.2f} MB downloaded in {result.seconds:.1f} s ({rate:.0f} kB/s{pace}); "
               f"{erased}")
     return 0
 

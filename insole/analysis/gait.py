@@ -359,8 +359,9 @@ def _trend_verdict(slopes: dict[str, dict[str, Any]], sensor: SensorDrift) -> st
     moving = []
     for k, s in slopes.items():
         if s["value"] is not None and s["ci95"] and (s["ci95"][0] > 0 or s["ci95"][1] < 0):
+            lo, hi = sorted(abs(float(c)) for c in s["ci95"])
             moving.append(f"{_LABEL[k]} asymmetry {'grows toward the right' if s['value'] > 0 else 'grows toward the left'}"
-                          f" by {abs(s['value']):.1f} points per 10 min")
+                          f" by {abs(s['value']):.1f} points per 10 min (95 % CI {lo:.1f}-{hi:.1f})")
     if not moving:
         return "The asymmetry stays stable over the run."
     return "Over the run: " + "; ".join(moving) + "."

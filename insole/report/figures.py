@@ -330,16 +330,21 @@ def drift_figure(gait: "GaitResult", *, ax: Axes | None = None, figsize: tuple[f
         if k not in windows or k == "flight_time":
             continue
         y = windows[k].to_numpy(dtype=float)
-        ax.plot(mid, y, "o-", ms=3, lw=1, color=colours[k], label=_METRIC_LABELS[k])
         slope = gait.drift["slope_pp_per_10min"][k]
         ok = np.isfinite(y)
-        if slope["value"] is not None and ok.sum() >= 3:
-            c = np.polyfit(mid[ok] / 10.0, y[ok], 1)
-            ax.plot(mid, np.polyval(c, mid / 10.0), color=colours[k], lw=0.8, ls="--")
+        label = _METRIC_LABELS[k]
+        if slope["value"] is not None and slope["ci95"] and ok.sum() >= 3:
+            lo, hi = slope["ci95"]
+            label += f" ({slope['value']:+.1f} pp/10 min, 95 % CI {lo:+.1f} to {hi:+.1f})"
+            # the trend line through the windows' centre, and the fan of slopes its interval allows
+            x10, xc, yc = mid / 10.0, float(np.mean(mid[ok] / 10.0)), float(np.mean(y[ok]))
+            ax.plot(mid, yc + slope["value"] * (x10 - xc), color=colours[k], lw=0.8, ls="--")
+            ax.fill_between(mid, yc + lo * (x10 - xc), yc + hi * (x10 - xc), color=colours[k], alpha=0.12, lw=0)
+        ax.plot(mid, y, "o-", ms=3, lw=1, color=colours[k], label=label)
     ax.axhline(0, color="0.4", lw=0.8)
     ax.set_xlabel("time (min)")
     ax.set_ylabel("symmetry index (%), + = right larger")
-    ax.legend(fontsize=7, frameon=False, ncols=4, loc="upper left")
+    ax.legend(fontsize=6.5, frameon=False, ncols=2, loc="upper left")
     if gait.sensor.drifted:
         ax.text(0.5, 0.05, "sensor drift detected: changes are not read as fatigue", transform=ax.transAxes,
                 ha="center", fontsize=8, color="#e41a1c")

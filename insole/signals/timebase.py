@@ -36,6 +36,10 @@ _WRAP = 2**32
 RESTART_JUMP_SAMPLES = 1000
 #: fitted clock rates beyond this are not believed (crystals are +-50 ppm)
 MAX_CLOCK_PPM = 1000.0
+#: prior spread of a logged clock's rate around nominal, ppm (protocol v1:
+#: +-50 ppm per crystal over temperature and ageing, so the two feet and
+#: the host may differ by about this much)
+SYNC_PRIOR_PPM = 100.0
 
 
 @dataclass(frozen=True)
@@ -306,9 +310,10 @@ def fit_logged_clocks(sync: dict[str, SyncPoints], beacons: dict[str, Beacons], 
     1. Reference foot: the one whose sync points pin its line best (largest
        ``sum w (x - mean x)^2``, then largest ``sum w``; weights ``w =
        1/uncertainty^2``). Its map is the weighted least-squares line
-       through its sync points, with a weak prior of nominal rate
-       (+- :data:`MAX_CLOCK_PPM`), so that one sync point, or points close
-       together, give the nominal rate and many give their own slope.
+       through its sync points, with a prior of nominal rate (+-
+       :data:`SYNC_PRIOR_PPM`, the spec's crystal tolerance), so that one
+       sync point, points close together or points whose round trips were
+       long give about the nominal rate, and good ones their own slope.
     2. The other foot: a piecewise-linear curve of the reference's device
        time against its own (knots every :data:`BEACON_KNOT_S`), least
        squares through the beacons of BOTH directions at once, with the
@@ -389,7 +394,7 @@ def _abs_percentiles(r_us: np.ndarray, prefix: str = "") -> dict:
 
 
 def _sync_line(sp: SyncPoints, host_origin_ns: int) -> _SyncLine:
-    """Weighted line through sync points, prior slope nominal +- MAX_CLOCK_PPM."""
+    """Weighted line through sync points, prior slope nominal +- SYNC_PRIOR_PPM."""
     dev = sp.device_time_us.astype(np.float64)
     host_ns = (sp.host_time_us.astype(np.int64) * 1000 - np.int64(host_origin_ns)).astype(np.float64)
     u_ns = np.maximum(sp.uncertainty_us.astype(np.float64), _MIN_UNCERTAINTY_US) * 1e3
@@ -398,7 +403,7 @@ def _sync_line(sp: SyncPoints, host_origin_ns: int) -> _SyncLine:
     y_mid = float(np.sum(w * host_ns) / np.sum(w))
     dx, dy = dev - x_mid, host_ns - y_mid
     info = float(np.sum(w * dx * dx))
-    prior = 1.0 / (1e3 * MAX_CLOCK_PPM * 1e-6) ** 2  # ns/us slope, sd = MAX_CLOCK_PPM
+    prior = 1.0 / (1e3 * SYNC_PRIOR_PPM * 1e-6) ** 2  # ns/us slope, sd = SYNC_PRIOR_PPM
     slope = (float(np.sum(w * dx * dy)) + prior * 1e3) / (info + prior)
     if abs(slope / 1e3 - 1.0) * 1e6 > MAX_CLOCK_PPM:
         log.warning("logged clocks: sync points give an implausible rate (%.0f ppm); using the nominal rate",

@@ -29,8 +29,11 @@ __all__ = ["LogLink", "LinkLost", "att_code", "SYNC_READS"]
 
 #: clock reads per sync point (the one with the shortest round trip is kept)
 SYNC_READS = 8
-#: chunks in flight during a download
-WINDOW_CHUNKS = 32
+#: chunks in flight during a download (the spec's recommendation: the
+#: maximum, so the ACK round trip of a fast link is covered), and how often
+#: the host acknowledges, chunks
+WINDOW_CHUNKS = 64
+ACK_EVERY_CHUNKS = 8
 #: no chunk for this long: the link is taken as lost, s
 STALL_S = 5.0
 #: a response on the control point takes at most this long, s
@@ -205,7 +208,7 @@ class LogLink:
     async def _receive(self, dl: Download, *, on_bytes, window: int) -> None:
         """Take chunks until the image is complete or one is bad (then the
         caller READs again from the last good offset)."""
-        ack_every = max(1, window // 2)
+        ack_every = max(1, min(ACK_EVERY_CHUNKS, window // 2))
         since_ack = 0
         restarted = False  # chunks of an earlier READ may still arrive until the device restarts
         while len(dl.data) < dl.size:

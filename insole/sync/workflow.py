@@ -92,6 +92,7 @@ async def _connect(reach: Reach, found: FoundInsole) -> _Foot:
         raise InsoleError(f"could not connect to the {found.side} insole ({found.address}): {exc}") from None
     try:
         device = await read_device_info(client, found)
+        device["link_encrypted"] = await _encrypt(client, found.side)
         serial = device.get("serial") or found.address
         link = LogLink(client, side=found.side, serial=serial, host_id=reach.keys.host_id,
                        key=reach.keys.key(serial), host_clock_us=reach.host_clock_us)
@@ -104,6 +105,22 @@ async def _connect(reach: Reach, found: FoundInsole) -> _Foot:
         raise InsoleError(f"the {found.side} insole has no usable Log service (firmware older than protocol "
                           f"v1.1?): {exc}") from None
     return _Foot(found, client, link, device)
+
+
+async def _encrypt(client: Any, side: str) -> bool:
+    """Pair (LE Secure Connections) where the stack allows it, so the log
+    travels encrypted. bleak's ``pair()`` works on BlueZ and WinRT; on macOS
+    CoreBluetooth pairs by itself when an encrypted characteristic is first
+    used and ``pair()`` is not available; the virtual radio has no pairing.
+    The commands are authenticated by the claim key either way."""
+    try:
+        await client.pair()
+        return True
+    except NotImplementedError as exc:
+        log.info("%s insole: link not encrypted (%s); commands are still authenticated", side, exc)
+    except Exception as exc:  # bleak raises several types across platforms
+        log.warning("%s insole: pairing failed (%s); commands are still authenticated", side, exc)
+    return False
 
 
 @contextlib.asynccontextmanager
