@@ -149,8 +149,7 @@ def _status_json(statuses: list) -> dict[str, Any]:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     from .sync.workflow import sync_pair
 

@@ -22,7 +22,7 @@ from .errors import OutputError, RecordingError
 
 log = logging.getLogger("insole")
 
-__all__ = ["require_file", "check_output", "check_output_folder", "atomic_output", "same_file"]
+__all__ = ["require_file", "check_output", "check_output_folder", "atomic_output", "write_atomic", "same_file"]
 
 
 def require_file(path: str | os.PathLike) -> Path:
@@ -144,3 +144,19 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
     log.debug("wrote %s", p)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, *, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` through :func:`atomic_output` (a reader
+    sees the old file or the new one, never half of one).
+
+    Parameters
+    ----------
+    mode : int, optional
+        File permissions (e.g. ``0o600`` for keys); default as a new file.
+    """
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
+    return Path(path)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InsoleError
+from ..paths import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +83,10 @@ class KeyStore:
         """Write the file atomically, readable by the user only."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{KEYS_FILE}.{os.getpid()}.part")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self._data, fh, indent=1)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            raise InsoleError(f"cannot save the insole keys in {self.folder}: {exc.strerror or exc}") from None
+            write_atomic(self.path, json.dumps(self._data, indent=1).encode("utf-8"), mode=0o600)
+        except (OSError, InsoleError) as exc:
+            raise InsoleError(f"cannot save the insole keys in {self.folder}: {getattr(exc, 'strerror', None) or exc}") \
+                from None
 
     def _read(self) -> dict:
         try:

@@ -23,6 +23,7 @@ from typing import Any
 from ..ble.link import FoundInsole, pick_pair, read_device_info, scan_insoles
 from ..constants import RATE_CODES_HZ, SIDES
 from ..errors import InsoleError
+from ..paths import write_atomic
 from ..protocol.logctl import DEFAULT_IDLE_STOP_S, SessionEntry
 from .ingest import LoggedSession, holds_sessions, pair_sessions, recording_name, session_span_us, write_synced
 from .keys import KeyStore
@@ -425,9 +426,7 @@ def _extend_partial(path: Path, data: bytes, saved: int) -> int:
 
 def _save_partial(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_atomic(path, data)
 
 
 def _write_group(out: Path, group: dict[str, LoggedSession]) -> Path:

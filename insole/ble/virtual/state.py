@@ -43,6 +43,7 @@ import numpy as np
 
 from ...constants import SIDES
 from ...errors import InsoleError
+from ...paths import write_atomic
 from ...protocol.layout import encode_layout
 from ...sim.clock import CrystalClock, DeviceClock, ShoeTemperature, clocks_for_run
 from ...sim.device import InsoleModel
@@ -93,9 +94,7 @@ def default_state_dir() -> Path:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
 
 
 def _clock_to_dict(c: DeviceClock) -> dict[str, Any]:
