@@ -239,14 +239,34 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                   f"{g.n_excluded['left'] + g.n_excluded['right']} left out; cadence {g.cadence_spm:.0f} steps/min")
         con.print(f"  {'metric':<20}{'left':>9}{'right':>9}   SI % (95 % CI; + = right larger)")
         units = {"contact_time": ("contact_time_s", 1000, "ms"), "flight_time": ("flight_time_s", 1000, "ms"),
+                 "swing_time": ("swing_time_s", 1000, "ms"),
                  "peak_force": ("peak_force_n", 1, "N"), "impulse": ("impulse_ns", 1, "N s"),
                  "loading_rate": ("loading_rate_n_s", 1, "N/s")}
-        for name, a in g.asymmetry.items():
+        rows = dict(g.asymmetry)
+        if g.swing_asymmetry is not None:
+            rows["swing_time"] = g.swing_asymmetry
+        for name, a in rows.items():
             col, k, unit = units[name]
             si = "n/a" if a.si_pct is None else f"{a.si_pct:+.1f} ({a.ci95_si_pct[0]:+.1f} to {a.ci95_si_pct[1]:+.1f})"
             mark = f"  [bold]{a.favored_side} favoured[/bold]" if a.favored_side != "none" else ""
+            if not a.used_for_verdict and a.why_not_used:
+                mark += f"  [dim](not used for the verdict: {_safe(a.why_not_used)})[/dim]"
             label = f"{name.replace('_', ' ')} ({unit})"
             con.print(f"  {label:<20}{a.left_mean * k:>9.0f}{a.right_mean * k:>9.0f}   {si}{mark}")
+        if g.mode == "walk":
+            ps = g.per_side
+
+            def pct(v):
+                return "-" if v is None else f"{v:.1f}"
+
+            con.print(f"  swing % of stride left {pct(ps['left'].get('swing_pct'))} / right "
+                      f"{pct(ps['right'].get('swing_pct'))}; double support {pct(g.double_support_pct)} % of stride; "
+                      f"PCI {pct(g.pci_pct)} %")
+            con.print("  variability (CV %): stride " + " / ".join(pct(ps[s].get('stride_time_cv_pct')) for s in ps)
+                      + ", swing " + " / ".join(pct(ps[s].get('swing_time_cv_pct')) for s in ps)
+                      + ", stance " + " / ".join(pct(ps[s].get('stance_time_cv_pct')) for s in ps) + " (left / right)")
+            if g.speed_m_s:
+                con.print(f"  speed {g.speed_m_s:.2f} m/s, stride length {g.stride_length_m:.2f} m")
         con.print(f"  drift: {g.drift['verdict']}")
         for n in g.notes:
             con.print(f"  [yellow]note: {n}[/yellow]")

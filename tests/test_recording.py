@@ -149,4 +149,6 @@ def test_sigkill_during_realtime_simulate_keeps_everything_committed(tmp_path):
     for code, side in enumerate(("left", "right")):
         assert raw.host_time_ns[side][-1] >= seen[code]  # nothing committed was lost
         assert rec.quality["sides"][side]["samples_lost"] == 0
-    assert rec.duration_s >= 5.0
+    # samples span what was committed, less the arrival stamps' lag behind the sample clock (link latency
+    # and queueing, which a loaded machine lengthens): under a second
+    assert rec.duration_s >= min(seen.values()) / 1e9 - 1.0

@@ -43,7 +43,7 @@ def test_full_report_pages_and_searchable_text(files, tmp_path):
     assert main(["report", str(files["standing"]), str(files["run"]), "-o", str(out), "--png", str(tmp_path / "png")]) == 0
     pages = _pages(out)
     titles = ["Weight-bearing report", "Standing test: load share", "Standing test: sway, eyes open and closed",
-              "Running: left against right", "Running: over the run", "Data quality", "Methods"]
+              "Running: left against right", "Running: over the run", "Where the load goes", "Data quality", "Methods"]
     assert len(pages) == len(titles)
     for page, title in zip(pages, titles):  # text order in the PDF is not reading order: search
         assert title in page
@@ -61,7 +61,8 @@ def test_full_report_pages_and_searchable_text(files, tmp_path):
     assert "event convention: force-plate" in pages[-1]
     assert "2000 replicates" in pages[-1]
     pngs = sorted(p.name for p in (tmp_path / "png").iterdir())
-    assert "standing_load_share.png" in pngs and "gait_asymmetry.png" in pngs and len(pngs) == 7
+    assert "standing_load_share.png" in pngs and "gait_asymmetry.png" in pngs and "load_maps.png" in pngs
+    assert len(pngs) == 8
 
 
 def test_standing_only_and_run_only_omit_the_other_section(files, tmp_path):
@@ -71,7 +72,9 @@ def test_standing_only_and_run_only_omit_the_other_section(files, tmp_path):
     sa, sb = "\n".join(_pages(a)), "\n".join(_pages(b))
     assert "Standing test" in sa and "Running:" not in sa and "Running/walking" not in sa
     assert "Running:" in sb and "Standing test" not in sb and "Standing: load share" not in sb
-    assert len(_pages(a)) == 5 and len(_pages(b)) == 5
+    # each with its "Where the load goes" page (standing: of the mean load; run: of the stance impulse)
+    assert len(_pages(a)) == 6 and len(_pages(b)) == 6
+    assert "Where the load goes" in sa and "Where the load goes" in sb
 
 
 def test_two_sessions_show_the_history_page(files, tmp_path):

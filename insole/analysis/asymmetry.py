@@ -19,7 +19,7 @@ import numpy as np
 
 from .stats import percentile_ci
 
-__all__ = ["symmetry_index", "symmetry_angle", "TYPICAL_SA_PCT", "LOAD_METRICS", "MetricAsymmetry", "metric_asymmetry",
+__all__ = ["symmetry_index", "symmetry_angle", "TYPICAL_SA_PCT", "TYPICAL_WALK_SA_PCT", "LOAD_METRICS", "MetricAsymmetry", "metric_asymmetry",
            "bootstrap_means"]
 
 #: typical symmetry angles of healthy runners, % (Girard et al. 2019); impulse
@@ -29,6 +29,11 @@ TYPICAL_SA_PCT = {"contact_time": 0.6, "flight_time": 1.7, "peak_force": 3.2, "i
 #: side is the favoured one; flight time (the air time after a foot's
 #: push-off) has a side that is longer, not a side that is favoured
 LOAD_METRICS = ("contact_time", "peak_force", "impulse", "loading_rate")
+#: typical symmetry angles in walking, % (*guide*): Patterson et al. (2010,
+#: Gait Posture 31:241) put the healthy 95 % limit of the swing-time ratio
+#: (larger / smaller) near 1.06, i.e. SA 1.86 %; half of it is taken as the
+#: typical value, so "beyond twice typical" reads "beyond the healthy limit"
+TYPICAL_WALK_SA_PCT = {"swing_time": 0.93}
 
 
 def symmetry_index(left: Any, right: Any) -> Any:
@@ -95,8 +100,12 @@ class MetricAsymmetry:
     favored_side: str
     note: str = ""
     beyond_typical: bool = False
+    used_for_verdict: bool = True
+    why_not_used: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON entry; ``note`` joins the metric's note and, when it is not
+        used for the verdict, the reason."""
         return {
             "si_pct": self.si_pct, "sa_pct": self.sa_pct,
             "ci95_si_pct": list(self.ci95_si_pct) if self.ci95_si_pct else None,
@@ -104,12 +113,18 @@ class MetricAsymmetry:
             "left_mean": self.left_mean, "right_mean": self.right_mean,
             "n_left": self.n_left, "n_right": self.n_right,
             "typical_sa_pct": self.typical_sa_pct, "beyond_typical": self.beyond_typical,
-            "favored_side": self.favored_side, "note": self.note,
+            "favored_side": self.favored_side, "used_for_verdict": self.used_for_verdict,
+            "note": "; ".join(x for x in (self.note, "" if self.used_for_verdict else self.why_not_used) if x),
         }
 
 
+#: how a timing metric's longer side is named
+_LONGER = {"flight_time": "longer after the {side} foot's push-off", "swing_time": "longer on the {side} foot"}
+
+
 def metric_asymmetry(metric: str, left: np.ndarray, right: np.ndarray, *, n_boot: int, rng: np.random.Generator,
-                     favour_factor: float = 2.0, min_steps: int = 5) -> MetricAsymmetry:
+                     favour_factor: float = 2.0, min_steps: int = 5,
+                     typical_sa_pct: float | None = None) -> MetricAsymmetry:
     """SI and SA of the per-side means with bootstrap intervals and a verdict.
 
     Parameters
@@ -121,11 +136,14 @@ def metric_asymmetry(metric: str, left: np.ndarray, right: np.ndarray, *, n_boot
     favour_factor : float
         A side is favoured when the SA interval lies beyond this many times
         the typical SA.
+    typical_sa_pct : float, optional
+        The typical SA, %, when it is not the runners' value in
+        :data:`TYPICAL_SA_PCT` (e.g. :data:`TYPICAL_WALK_SA_PCT`).
     """
     left = np.asarray(left, dtype=np.float64)
     right = np.asarray(right, dtype=np.float64)
     left, right = left[np.isfinite(left)], right[np.isfinite(right)]
-    typical = TYPICAL_SA_PCT.get(metric)
+    typical = typical_sa_pct if typical_sa_pct is not None else TYPICAL_SA_PCT.get(metric)
     lm = float(left.mean()) if left.size else float("nan")
     rm = float(right.mean()) if right.size else float("nan")
     if left.size < min_steps or right.size < min_steps:
@@ -148,6 +166,7 @@ def metric_asymmetry(metric: str, left: np.ndarray, right: np.ndarray, *, n_boot
         elif ci_sa[1] < -bound:
             larger = "left"
     side = larger if metric in LOAD_METRICS else "none"
-    note = "" if metric in LOAD_METRICS or larger == "none" else f"longer after the {larger} foot's push-off"
+    note = "" if metric in LOAD_METRICS or larger == "none" else _LONGER.get(metric, "longer on the {side}").format(
+        side=larger)
     return MetricAsymmetry(metric, lm, rm, left.size, right.size, si, sa, ci_si, ci_sa, typical, side, note,
                            beyond_typical=larger != "none")

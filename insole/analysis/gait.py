@@ -13,19 +13,22 @@ import pandas as pd
 from ..constants import FORCE, LEFT, RIGHT, SIDES, STANDARD_GRAVITY_M_S2
 from ..errors import InsoleError
 from ..model import Recording
-from .asymmetry import MetricAsymmetry, metric_asymmetry
+from .asymmetry import LOAD_METRICS, TYPICAL_WALK_SA_PCT, MetricAsymmetry, metric_asymmetry
 from .contacts import EVENT_CONVENTIONS, ContactOptions, Contacts, detect_contacts
 from .drift import DriftOptions, SensorDrift, change_point, sensor_drift, trend, windowed_indices
-from .steps import step_table
+from .regions import RegionsResult, gait_regions
+from .steps import step_table, steady_mask
 
 log = logging.getLogger("insole")
 
-__all__ = ["GaitOptions", "GaitResult", "FeetSpan", "feet_span", "analyze_gait", "METRICS", "ONE_FOOT_LIMIT_S"]
+__all__ = ["GaitOptions", "GaitResult", "FeetSpan", "feet_span", "analyze_gait", "METRICS", "ONE_FOOT_LIMIT_S",
+           "PhaseCoordination", "phase_coordination", "variability_cv_pct"]
 
 #: asymmetry metrics and their per-step column
 METRICS = {"contact_time": "contact_time_s", "flight_time": "flight_time_s", "peak_force": "peak_force_n",
            "impulse": "impulse_ns", "loading_rate": "loading_rate_n_s"}
-_SUMMARY = ("contact_time_s", "flight_time_s", "step_time_s", "stride_time_s", "duty_factor", "peak_force_n",
+_SUMMARY = ("contact_time_s", "flight_time_s", "step_time_s", "stride_time_s", "duty_factor", "swing_time_s",
+            "swing_pct", "stance_pct", "peak_force_n",
             "peak_force_bw", "impulse_ns", "loading_rate_n_s", "strike_index_pct", "heel_pct", "midfoot_pct",
             "forefoot_pct", "toes_pct", "ml_index")
 
@@ -64,12 +67,31 @@ class GaitResult:
     notes: tuple[str, ...]
     options: GaitOptions
     span: FeetSpan | None = None
+    double_support_pct: float | None = None
+    phase: PhaseCoordination | None = None
+    speed_m_s: float | None = None
+    stride_length_m: float | None = None
+    swing_asymmetry: MetricAsymmetry | None = None
+    #: where each foot's load sits in stance (:func:`insole.analysis.regions.gait_regions`)
+    regions: RegionsResult | None = field(default=None, repr=False)
+
+    @property
+    def pci_pct(self) -> float | None:
+        """Phase coordination index, % (Plotnik et al. 2007); None if not found."""
+        return self.phase.pci_pct if self.phase is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         per_side = {side: {k: self.per_side[side].get(k) for k in (
             "contact_time_s", "flight_time_s", "peak_force_n", "impulse_ns", "loading_rate_n_s", "strike_index_pct",
-            "peak_force_bw", "step_time_s", "stride_time_s", "stride_time_cv_pct", "duty_factor", "heel_pct",
+            "peak_force_bw", "step_time_s", "stride_time_s", "stride_time_cv_pct", "duty_factor", "swing_time_s",
+            "swing_pct", "stance_pct", "swing_time_cv_pct", "stance_time_cv_pct", "heel_pct",
             "midfoot_pct", "forefoot_pct", "toes_pct", "ml_index")} for side in SIDES}
+        for side in SIDES:
+            feet = self.regions.feet if self.regions is not None else {}
+            per_side[side]["regions"] = feet[side].to_dict() if side in feet else None
+        asym = {k: v.to_dict() for k, v in self.asymmetry.items()}
+        if self.swing_asymmetry is not None:
+            asym["swing_time"] = self.swing_asymmetry.to_dict()
         return {
             "mode": self.mode,
             "n_steps": self.n_steps,
@@ -77,7 +99,12 @@ class GaitResult:
             "cadence_spm": self.cadence_spm,
             "left": per_side[LEFT],
             "right": per_side[RIGHT],
-            "asymmetry": {k: v.to_dict() for k, v in self.asymmetry.items()},
+            "double_support_pct": self.double_support_pct,
+            "pci_pct": self.pci_pct,
+            "phase_coordination": self.phase.to_dict() if self.phase is not None else None,
+            "speed_m_s": self.speed_m_s,
+            "stride_length_m": self.stride_length_m,
+            "asymmetry": asym,
             "drift": {**self.drift, "sensor": self.sensor.to_dict()},
             "favored_side": self.favored_side,
             "verdict": self.verdict,
@@ -226,8 +253,10 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     for side in SIDES:
         k = kept[kept["side"] == side]
         d = {c: _mean(k[c]) for c in _SUMMARY}
-        st = k["stride_time_s"].dropna()
-        d["stride_time_cv_pct"] = float(100 * st.std() / st.mean()) if len(st) > 2 else None
+        mine = steps[steps["side"] == side]
+        for name, col in (("stride_time_cv_pct", "stride_time_s"), ("swing_time_cv_pct", "swing_time_s"),
+                          ("stance_time_cv_pct", "contact_time_s")):
+            d[name] = variability_cv_pct(mine[col].to_numpy(dtype=float), mine["excluded"].to_numpy())
         per_side[side] = d
     step_times = kept["step_time_s"].dropna()
     cadence = float(60.0 / step_times.mean()) if len(step_times) else float("nan")
@@ -237,9 +266,15 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     for name, col in METRICS.items():
         if name == "flight_time" and mode == "walk":
             continue  # negative (double support): an index of it means nothing
-        asym[name] = metric_asymmetry(name, kept.loc[kept["side"] == LEFT, col].to_numpy(),
-                                      kept.loc[kept["side"] == RIGHT, col].to_numpy(), n_boot=o.n_boot, rng=rng,
-                                      favour_factor=o.favour_factor)
+        asym[name] = _judged(metric_asymmetry(name, kept.loc[kept["side"] == LEFT, col].to_numpy(),
+                                              kept.loc[kept["side"] == RIGHT, col].to_numpy(), n_boot=o.n_boot,
+                                              rng=rng, favour_factor=o.favour_factor), sampling_rate_hz=fs)
+    swing_asym = None
+    if mode == "walk":  # running has flight time instead
+        swing_asym = _judged(metric_asymmetry(
+            "swing_time", kept.loc[kept["side"] == LEFT, "swing_time_s"].to_numpy(),
+            kept.loc[kept["side"] == RIGHT, "swing_time_s"].to_numpy(), n_boot=o.n_boot, rng=rng,
+            favour_factor=o.favour_factor, typical_sa_pct=TYPICAL_WALK_SA_PCT["swing_time"]), sampling_rate_hz=fs)
     notes = []
     if fs < 200:
         notes.append(f"loading rate needs 200 Hz or more to mean much; this recording is {fs:g} Hz")
@@ -274,13 +309,20 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
         per_km.insert(0, "km", np.arange(1, len(per_km) + 1))
         drift["per_km"] = per_km.to_dict("records")
         drift["distance_m"] = float(distance_m)
+    ds = (kept["double_support_s"] / kept["stride_time_s"]).dropna()
+    speed = distance_m / dur if distance_m and dur > 0 else None
+    stride_s = kept["stride_time_s"].dropna()
     side = _overall(asym) if min(_kept_per_side(kept).values()) >= MIN_STEPS_FOR_VERDICT else "none"
     return GaitResult(mode=mode, steps=steps, per_side=per_side, n_steps={k: int((kept["side"] == k).sum()) for k in SIDES},
                       n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
                       cadence_spm=cadence, asymmetry=asym, drift=drift, sensor=sensor, favored_side=side,
                       verdict=_verdict(asym, side, mode, n_kept=_kept_per_side(kept), excluded=excluded),
                       thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
-                      notes=tuple(notes), options=o, span=span)
+                      notes=tuple(notes), options=o, span=span,
+                      double_support_pct=float(100.0 * ds.mean()) if len(ds) else None,
+                      phase=phase_coordination(steps), speed_m_s=speed,
+                      stride_length_m=float(speed * stride_s.mean()) if speed and len(stride_s) else None,
+                      swing_asymmetry=swing_asym, regions=gait_regions(recording, steps, n_boot=o.n_boot, seed=o.seed))
 
 
 #: fewest kept steps per foot for an asymmetry verdict (fewer: "too few steps")
@@ -308,15 +350,136 @@ def _mean(x: pd.Series) -> float | None:
     return float(x.mean()) if len(x) else None
 
 
+#: fewest strides for a coefficient of variation or a PCI
+MIN_STRIDES_FOR_CV = 10
+
+
+def variability_cv_pct(values: np.ndarray, excluded: np.ndarray) -> float | None:
+    """Coefficient of variation ``100 * SD / mean`` (SD with n - 1) of one
+    foot's stride, swing or stance times over the strides that
+    :func:`~insole.analysis.steps.steady_mask` keeps for THAT series, %.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The metric per row of one foot's step table, in time order, s.
+    excluded : numpy.ndarray
+        The same rows' ``excluded`` labels.
+
+    Returns
+    -------
+    float or None
+        None with fewer than :data:`MIN_STRIDES_FOR_CV` strides.
+    """
+    x = np.asarray(values, dtype=np.float64)[steady_mask(values, excluded)]
+    if x.size < MIN_STRIDES_FOR_CV:
+        return None
+    return float(100.0 * x.std(ddof=1) / x.mean())
+
+
+@dataclass(frozen=True)
+class PhaseCoordination:
+    """Bilateral coordination of stepping (Plotnik, Giladi & Hausdorff 2007,
+    Exp Brain Res 181:561-570).
+
+    Attributes
+    ----------
+    pci_pct : float
+        ``phi_CV + P_phi_ABS``, %: lower is better coordinated.
+    phi_mean_deg : float
+        Mean phase of the other foot's initial contact in the reference
+        foot's stride, degrees (180 = exactly anti-phase).
+    phi_cv_pct : float
+        ``100 * SD(phi) / mean(phi)``, % (consistency).
+    phi_abs_deg : float
+        ``mean |phi_i - 180|``, degrees; ``P_phi_ABS = 100 * phi_abs / 180`` %
+        (accuracy).
+    reference_side : str
+        The foot with the longer mean swing time (Plotnik's "L").
+    n_strides : int
+        Phases used.
+    """
+
+    pci_pct: float
+    phi_mean_deg: float
+    phi_cv_pct: float
+    phi_abs_deg: float
+    reference_side: str
+    n_strides: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def phase_coordination(steps: pd.DataFrame) -> PhaseCoordination | None:
+    """The phase coordination index from the step table.
+
+    As published (Plotnik et al. 2007): the reference leg L is the one with
+    the longer mean swing time, S the other; for each stride of L,
+    ``phi_i = 360 * (t_S,i - t_L,i) / (t_L,i+1 - t_L,i)`` with ``t`` the
+    initial contacts (heel strikes) and ``t_S,i`` the contact of S inside
+    that stride; ``phi_CV = 100 * SD / mean`` of the phases, ``phi_ABS =
+    mean |phi_i - 180|``, ``P_phi_ABS = 100 * phi_ABS / 180`` and
+    ``PCI = phi_CV + P_phi_ABS``. Strides of L are used when
+    :func:`~insole.analysis.steps.steady_mask` keeps their stride time and
+    exactly one contact of S lies inside them.
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        The step table (:func:`~insole.analysis.steps.step_table`).
+
+    Returns
+    -------
+    PhaseCoordination or None
+        None with fewer than :data:`MIN_STRIDES_FOR_CV` usable strides.
+    """
+    kept = steps[steps["excluded"] == ""]
+    swing = {side: kept.loc[kept["side"] == side, "swing_time_s"].mean() for side in SIDES}
+    if not all(np.isfinite(v) for v in swing.values()):
+        return None
+    ref = LEFT if swing[LEFT] >= swing[RIGHT] else RIGHT
+    mine = steps[steps["side"] == ref]
+    other_ic = np.sort(steps.loc[steps["side"] != ref, "ic_s"].to_numpy(dtype=float))
+    ic = mine["ic_s"].to_numpy(dtype=float)
+    stride = mine["stride_time_s"].to_numpy(dtype=float)
+    use = steady_mask(stride, mine["excluded"].to_numpy())
+    lo = np.searchsorted(other_ic, ic, side="left")
+    hi = np.searchsorted(other_ic, ic + np.nan_to_num(stride), side="left")
+    use &= (hi - lo) == 1
+    if use.sum() < MIN_STRIDES_FOR_CV:
+        return None
+    phi = 360.0 * (other_ic[lo[use]] - ic[use]) / stride[use]
+    cv = float(100.0 * phi.std(ddof=1) / phi.mean())
+    absdev = float(np.mean(np.abs(phi - 180.0)))
+    return PhaseCoordination(pci_pct=cv + 100.0 * absdev / 180.0, phi_mean_deg=float(phi.mean()), phi_cv_pct=cv,
+                             phi_abs_deg=absdev, reference_side=ref, n_strides=int(use.sum()))
+
+
+def _judged(a: MetricAsymmetry, *, sampling_rate_hz: float) -> MetricAsymmetry:
+    """Mark whether the metric may decide the verdict, and why not
+    (SCIENCE.md: a metric the data cannot support is not used)."""
+    why = ""
+    if a.si_pct is None:
+        why = "no index"
+    elif a.metric not in LOAD_METRICS:
+        why = "a timing measure: it names the longer side, not a favoured one"
+    elif a.metric == "loading_rate" and sampling_rate_hz < 200:
+        why = f"loading rate needs 200 Hz or more (the impact rise lasts 20-50 ms); this is {sampling_rate_hz:g} Hz"
+    if not why:
+        return a
+    return replace(a, used_for_verdict=False, why_not_used=why, favored_side="none")
+
+
 def _overall(asym: dict[str, MetricAsymmetry]) -> str:
-    votes = [a.favored_side for a in asym.values() if a.favored_side != "none"]
+    votes = [a.favored_side for a in asym.values() if a.favored_side != "none" and a.used_for_verdict]
     if not votes:
         return "none"
     n_left, n_right = votes.count(LEFT), votes.count(RIGHT)
     return LEFT if n_left > n_right else RIGHT if n_right > n_left else "none"
 
 
-_LABEL = {"contact_time": "contact time", "flight_time": "flight time", "peak_force": "peak force",
+_LABEL = {"contact_time": "contact time", "flight_time": "flight time", "swing_time": "swing time", "peak_force": "peak force",
           "impulse": "impulse", "loading_rate": "loading rate"}
 
 

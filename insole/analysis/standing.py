@@ -23,6 +23,7 @@ from ..signals.calibrate import LIFT_PHASES, Calibration, calibrate
 from ..signals.cop import DEFAULT_STANCE_WIDTH_MM, foot_cop_ground, net_cop_ground
 from ..signals.filters import DEFAULT_CUTOFF_HZ, DEFAULT_ORDER, lowpass
 from ..signals.forces import NO_LOAD_N
+from .regions import RegionsResult, standing_regions
 from .stats import block_bootstrap_sums, percentile_ci
 from .sway import romberg_ratios, sway_metrics
 
@@ -111,11 +112,14 @@ class PhaseResult:
     sway: dict[str, float] | None
     sway_feet: dict[str, dict[str, float] | None]
     replicates: np.ndarray = field(repr=False, compare=False)
+    #: where each foot's load sits (:func:`insole.analysis.regions.standing_regions`), None without sensors
+    regions: RegionsResult | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("replicates")
         d["ci95_left_load_pct"] = list(self.ci95_left_load_pct)
+        d["regions"] = {s: f.to_dict() for s, f in self.regions.feet.items()} if self.regions else None
         return d
 
 
@@ -339,6 +343,8 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
             sway=_sway(ml[sel], ap[sel], rate),
             sway_feet={side: _sway(feet[side][sel, 0], feet[side][sel, 1], rate) for side in SIDES},
             replicates=reps,
+            regions=standing_regions(recording, stretches_s=[(p.start_s + o.settle_s, p.end_s)], n_boot=o.n_boot,
+                                     block_s=o.block_s, seed=o.seed),
         ))
         pooled_sums.append(sums)
         pooled_point += point

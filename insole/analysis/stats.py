@@ -39,7 +39,16 @@ def block_bootstrap_sums(values: np.ndarray, *, block_len: int, n_boot: int,
     wrapped = np.concatenate([x, x[:block_len]], axis=0)
     prefix = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(wrapped, axis=0)], axis=0)
     starts = rng.integers(0, n, size=(n_boot, n_blocks))
-    sums = (prefix[starts + block_len] - prefix[starts]).sum(axis=1)
+    block_sums = prefix[block_len:block_len + n] - prefix[:n]  # the sum of the block starting at each sample
+    sums = np.empty((n_boot, x.shape[1]))
+    # a replicate's sum is (how often each start was drawn) @ block sums: no (n_boot, n_blocks, k) gather,
+    # in chunks of replicates so the count matrix stays small
+    chunk = max(1, 4_000_000 // max(n, 1))
+    for lo in range(0, n_boot, chunk):
+        st = starts[lo:lo + chunk]
+        flat = (st + n * np.arange(st.shape[0])[:, None]).ravel()
+        counts = np.bincount(flat, minlength=st.shape[0] * n).reshape(st.shape[0], n)
+        sums[lo:lo + chunk] = counts @ block_sums
     # the last block is trimmed so every replicate has n samples: remove its overhang
     extra = n_blocks * block_len - n
     if extra:

@@ -9,6 +9,12 @@ Columns (SCIENCE.md, "Gait"; all per contact, in time order):
 - ``step_time_s`` = IC of the other foot's next contact - IC
 - ``stride_time_s`` = IC of this foot's next contact - IC
 - ``duty_factor`` = contact time / stride time
+- ``swing_time_s`` = stride time - contact time: from this toe-off to this
+  foot's next initial contact, s
+- ``stance_pct``, ``swing_pct`` = 100 x contact (swing) time / stride time
+- ``double_support_s``: the time both feet are loaded within this stride,
+  initial (this IC to the other foot's TO) plus terminal (the other foot's
+  next IC to this TO) double support, s; 0 in running (a flight instead)
 - ``peak_force_n``, ``peak_force_bw``: the highest force in stance
 - ``impulse_ns``: integral of the force over stance, N s
 - ``loading_rate_n_s``: mean slope between 20 % and 80 % of the impact peak,
@@ -40,10 +46,10 @@ from .contacts import Contacts
 
 log = logging.getLogger("insole")
 
-__all__ = ["STEP_COLUMNS", "step_table", "flag_outliers", "MAD_K"]
+__all__ = ["STEP_COLUMNS", "step_table", "flag_outliers", "MAD_K", "steady_mask"]
 
 STEP_COLUMNS = ("side", "ic_s", "to_s", "contact_time_s", "flight_time_s", "step_time_s", "stride_time_s",
-                "duty_factor", "peak_force_n", "peak_force_bw", "impulse_ns", "loading_rate_n_s", "impact_peak",
+                "duty_factor", "swing_time_s", "stance_pct", "swing_pct", "double_support_s", "peak_force_n", "peak_force_bw", "impulse_ns", "loading_rate_n_s", "impact_peak",
                 "strike_index_pct", "first_region", "heel_pct", "midfoot_pct", "forefoot_pct", "toes_pct",
                 "ml_index", "excluded")
 #: outlier strides: beyond MAD_K * 1.4826 * MAD of the median stride time
@@ -120,9 +126,11 @@ def _first_crossing(m: np.ndarray, level: np.ndarray, upto: np.ndarray) -> np.nd
     return jm + np.clip(np.nan_to_num(frac), 0.0, 1.0) * (j > 0)
 
 
-def flag_outliers(stride_time_s: np.ndarray, *, k: float = MAD_K) -> np.ndarray:
-    """True where a stride time lies beyond ``k * 1.4826 * MAD`` of the median."""
-    x = np.asarray(stride_time_s, dtype=np.float64)
+def flag_outliers(values: np.ndarray, *, k: float = MAD_K) -> np.ndarray:
+    """True where a value (a stride, swing or stance time, s) lies beyond
+    ``k * 1.4826 * MAD`` of the median (NaNs are never flagged; fewer than 5
+    values: nothing is flagged)."""
+    x = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(x)
     if ok.sum() < 5:
         return np.zeros(x.size, dtype=bool)
@@ -188,6 +196,10 @@ def step_table(recording: Recording, contacts: dict[str, Contacts], forces: dict
     t["flight_time_s"] = np.where(alternates, nxt - t["to_s"].to_numpy(), np.nan)
     t["stride_time_s"] = same - ic
     t["duty_factor"] = t["contact_time_s"] / t["stride_time_s"]
+    t["swing_time_s"] = t["stride_time_s"] - t["contact_time_s"]
+    t["stance_pct"] = 100.0 * t["duty_factor"]
+    t["swing_pct"] = 100.0 * t["swing_time_s"] / t["stride_time_s"]
+    t["double_support_s"] = _double_support_s(t, is_left, alternates)
     excluded = np.full(len(t), "", dtype=object)
     for side, mine in ((LEFT, is_left), (RIGHT, ~is_left)):
         out = np.zeros(len(t), dtype=bool)
@@ -200,6 +212,63 @@ def step_table(recording: Recording, contacts: dict[str, Contacts], forces: dict
     excluded[last & (excluded == "alternation") & np.isnan(nxt)] = ""
     t["excluded"] = excluded
     return t[list(STEP_COLUMNS)]
+
+
+def _double_support_s(t: pd.DataFrame, is_left: np.ndarray, alternates: np.ndarray) -> np.ndarray:
+    """Both feet loaded within each stride (IC to this foot's next IC), s:
+    initial double support ``TO(other foot's contact in progress at IC) - IC``
+    plus terminal ``TO - IC(other foot's next contact)``, each floored at 0.
+    NaN where the feet do not alternate or the stride has no end."""
+    ic, to = t["ic_s"].to_numpy(), t["to_s"].to_numpy()
+    initial = np.full(len(t), np.nan)
+    for mine in (is_left, ~is_left):
+        other_ic, other_to = ic[~mine], to[~mine]
+        j = np.searchsorted(other_ic, ic[mine], side="left") - 1  # the other foot's last IC before this one
+        ok = j >= 0
+        val = np.full(j.size, np.nan)
+        val[ok] = np.maximum(other_to[j[ok]] - ic[mine][ok], 0.0)
+        initial[mine] = val
+    terminal = np.maximum(-t["flight_time_s"].to_numpy(), 0.0)
+    ds = initial + terminal
+    return np.where(alternates & np.isfinite(t["stride_time_s"].to_numpy()), ds, np.nan)
+
+
+def steady_mask(values: np.ndarray, excluded: np.ndarray, *, k: float = MAD_K) -> np.ndarray:
+    """The strides of ONE foot (in time order) that enter a variability or a
+    phase measure of ``values`` (stride, swing or stance times, s).
+
+    Rule (documented on the methods page): a stride is left out when the step
+    table excludes it (``outlier``: stride time beyond ``k`` scaled MADs, a
+    turn or stop; ``gap``; ``alternation``), when the stride just before or
+    just after it on the same foot is excluded (the strides next to a turn,
+    stop or hole are not steady walking either), and when ``values`` itself
+    lies beyond ``median +- k * 1.4826 * MAD`` of the remaining strides
+    (each series is screened on its own, as Hausdorff's group screens each
+    series for values beyond 3 SD, here with the robust scale).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The metric per stride, s (NaN: no stride, e.g. the foot's last contact).
+    excluded : numpy.ndarray
+        The step table's ``excluded`` labels of the same rows ("" = kept).
+    k : float
+        Scaled MADs beyond which a value is an outlier.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, True = use.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    bad = np.asarray(excluded, dtype=object) != ""
+    near = bad.copy()
+    near[1:] |= bad[:-1]
+    near[:-1] |= bad[1:]
+    use = ~near & np.isfinite(x)
+    out = np.zeros(x.size, dtype=bool)
+    out[use] = flag_outliers(x[use], k=k)
+    return use & ~out
 
 
 def _cop_and_regions(recording: Recording, side: str, c: Contacts, fs: float) -> dict[str, np.ndarray]:

@@ -273,7 +273,8 @@ def steps_over_time_figure(gait: "GaitResult", *, metric: str = "contact_time_s"
     return fig
 
 
-_METRIC_LABELS = {"contact_time": "contact time", "flight_time": "flight time", "peak_force": "peak force",
+_METRIC_LABELS = {"contact_time": "contact time", "flight_time": "flight time", "swing_time": "swing time",
+                  "peak_force": "peak force",
                   "impulse": "impulse", "loading_rate": "loading rate"}
 
 

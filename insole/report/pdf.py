@@ -1,5 +1,5 @@
-"""The physiotherapist's PDF: summary, standing, running, history, data
-quality and methods pages.
+"""The physiotherapist's PDF: summary, standing, running, where the load
+goes, history, data quality and methods pages.
 
 A4 pages with a header (subject, session date, protocols, device) and page
 numbers; text is real text (TrueType fonts embedded, selectable and
@@ -39,6 +39,7 @@ from .figures import (
 )
 from . import fonts
 from .fonts import printable
+from .maps import load_map_figure, load_map_page
 from .text import headline, key_numbers, methods_text, quality_rows, quality_verdict
 
 log = logging.getLogger("insole")
@@ -250,6 +251,14 @@ def _write_pdf(path: Path, recordings: list[Recording], results: list[AnalysisRe
             pages.save(fig)
             pngs.update(gait_force_curves=force_curves_figure(g_rec, gait), gait_asymmetry=asymmetry_figure(gait),
                         gait_steps=steps_over_time_figure(gait), gait_drift=drift_figure(gait))
+        # --- 3b. where the load goes -----------------------------------------------------------------
+        map_rec = g_rec if gait is not None else st_rec
+        if map_rec is not None:
+            kinds = {"gait": gait} if gait is not None else {"standing": standing}
+            fig = pages.new("Where the load goes")
+            load_map_page(fig, map_rec, **kinds)
+            pages.save(fig)
+            pngs["load_maps"] = load_map_figure(map_rec, **kinds)
         # --- 4. history ---------------------------------------------------------------------------
         if len(sessions) > 1:
             fig = pages.new("History across sessions")

@@ -13,7 +13,7 @@ from ..model import Recording
 
 __all__ = ["headline", "key_numbers", "quality_verdict", "quality_rows", "methods_text"]
 
-_LABEL = {"contact_time": "contact time", "flight_time": "flight time", "peak_force": "peak force",
+_LABEL = {"contact_time": "contact time", "flight_time": "flight time", "swing_time": "swing time", "peak_force": "peak force",
           "impulse": "impulse", "loading_rate": "loading rate"}
 
 

@@ -32,6 +32,7 @@ is larger; a side's value is ``mean * (1 + SI/200)`` (right) or
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ from ._distribute import (
     gaussian_base_fractions,
     tilt_fractions,
 )
-from .base import Scenario
+from .base import Scenario, bias_weights, check_region_bias, region_membership, region_shares_pct
 
 __all__ = ["GaitScenario"]
 
@@ -99,10 +100,19 @@ _COP_PATH = {
     ("walk", "midfoot"): ((0.0, 0.42), (0.30, 0.56), (0.70, 0.71), (0.90, 0.78), (1.0, 0.88)),
     ("walk", "forefoot"): ((0.0, 0.72), (0.30, 0.71), (0.70, 0.73), (0.90, 0.79), (1.0, 0.88)),
 }
-#: COP across the foot as a function of its position along it (roll from
-#: lateral at the midfoot to medial at the toes): (y share of length, x mm,
+#: COP across the foot as a function of its position along it (the gait
+#: line: lateral heel, along the lateral midfoot, then across the metatarsal
+#: heads to the medial forefoot and the hallux): (y share of length, x mm,
 #: lateral positive)
-_COP_ROLL = ((0.08, 2.0), (0.30, 9.0), (0.50, 12.0), (0.65, 3.0), (0.75, -5.0), (0.90, -14.0))
+_COP_ROLL = ((0.08, 3.5), (0.30, 8.0), (0.50, 10.0), (0.65, 2.5), (0.75, -4.5), (0.90, -12.0))
+#: per-step variability of the gait line, tabulated: gain of the roll
+#: (x of _COP_ROLL times it) and a lateral offset (mm); per-step values are
+#: clipped to these grids and interpolated bilinearly between their tables
+#: (fractions mix linearly, so the COP does too)
+_ROLL_GAIN_GRID = (0.4, 1.0, 1.6)
+_ROLL_OFFSET_GRID_MM = (-6.0, 0.0, 6.0)
+#: stance samples per step for the regional impulse truth (midpoint rule)
+_REGION_TRUTH_NODES = 256
 #: loaded zone around the COP, mm
 _ZONE_SIGMA_X_MM = 40.0
 _ZONE_SIGMA_Y_MM = 28.0
@@ -155,8 +165,31 @@ class GaitScenario(Scenario):
         Sets where the COP starts (strike index about 12 %, 45 %, 75 % of
         the insole length running; 10 %, 42 %, 72 % walking) and, running,
         the impact transient.
+    cop_roll_cv_pct : float
+        Step-to-step variability of the mediolateral swing of the gait line:
+        coefficient of variation (%) of its amplitude (0-25). Each step's
+        foot-frame COP path across the foot is ``offset + gain * x(y)``, with
+        ``x(y)`` the nominal gait line (about +3.5 mm lateral at the heel, +10
+        mm at the lateral midfoot, -12 mm medial at the hallux).
+    cop_offset_sd_mm : float
+        Step-to-step SD of the lateral offset of that path, mm (0-3).
+    region_bias : mapping or None
+        Per-foot load bias, ``{side: {name: factor}}``, e.g.
+        ``{"right": {"forefoot": 1.2, "lateral": 1.15}}``. Names: ``heel``,
+        ``midfoot``, ``forefoot``, ``toes`` (regions of
+        :data:`insole.constants.REGIONS`) and ``medial``, ``lateral`` (sides
+        of the long axis, ``x < 0`` / ``x > 0``; sensors on the axis count
+        half to each). Factors (dimensionless, 0.2-5; missing = 1) multiply
+        the share of the foot's stance impulse of each cell (region x side)
+        by ``factor(region) * factor(side)``, and the shares are then
+        renormalised to sum 1, so the foot's force curve, contact times and
+        impulse are unchanged. The factor is exact for the nominal step;
+        the realised shares are in :meth:`truth` (``per_side[side]["regions"]``).
+        The bias moves the COP with the load (e.g. forward and laterally).
     seed : int
-        Seed of ``numpy.random.default_rng``.
+        Seed of ``numpy.random.default_rng``. The gait-line variability is
+        drawn from a separate stream, so it leaves the steps' timing and
+        force draws unchanged.
 
     Raises
     ------
@@ -183,6 +216,9 @@ class GaitScenario(Scenario):
         contact_time_cv_pct: float = 2.0,
         peak_force_cv_pct: float = 2.0,
         strike: str | None = None,
+        cop_roll_cv_pct: float = 12.0,
+        cop_offset_sd_mm: float = 1.5,
+        region_bias: Mapping[str, Mapping[str, float]] | None = None,
         seed: int = 0,
     ) -> None:
         if mode not in _MODES:
@@ -216,6 +252,9 @@ class GaitScenario(Scenario):
                     f"{name}_si_pct reaches {end:.1f} % by the end of the run ({si0:g} % plus "
                     f"{growth:g} pp per 10 min over {duration_s:g} s); keep it within +-60 %"
                 )
+        check_range("cop_roll_cv_pct", cop_roll_cv_pct, 0.0, 25.0)
+        check_range("cop_offset_sd_mm", cop_offset_sd_mm, 0.0, 3.0)
+        bias = check_region_bias(region_bias)
         check_seed(seed)
         step_s = 60.0 / cadence_spm
         ct_si_end = contact_time_si_pct + contact_time_si_growth_pp_per_10min * duration_s / 600.0
@@ -252,12 +291,16 @@ class GaitScenario(Scenario):
             "contact_time_cv_pct": float(contact_time_cv_pct),
             "peak_force_cv_pct": float(peak_force_cv_pct),
             "strike": strike,
+            "cop_roll_cv_pct": float(cop_roll_cv_pct),
+            "cop_offset_sd_mm": float(cop_offset_sd_mm),
+            "region_bias": bias,
             "seed": int(seed),
         }
         layout = reference_layout("left")
         self._x_mm, self._y_mm, self._area_mm2 = layout.x_mm, layout.y_mm, layout.area_mm2
         self._length_mm = layout.length_mm
         self._build_steps(np.random.default_rng(seed), step_s)
+        self._build_gait_lines(np.random.default_rng([int(seed), 0x6C]))
         self._build_table()
         self._truth: dict[str, Any] | None = None
         logger.debug(
@@ -410,24 +453,77 @@ class GaitScenario(Scenario):
             force += impact * self._bump(s * ct, rise, fall)
         return force
 
+    def _build_gait_lines(self, rng: np.random.Generator) -> None:
+        """Per step: gain and lateral offset of the gait line, as bilinear cells of the table grid."""
+        o = self.options
+        z = np.clip(rng.standard_normal((self._ic.size, 2)), -3.0, 3.0)  # step order
+        gain = np.clip(1.0 + o["cop_roll_cv_pct"] / 100.0 * z[:, 0], _ROLL_GAIN_GRID[0], _ROLL_GAIN_GRID[-1])
+        offset = np.clip(o["cop_offset_sd_mm"] * z[:, 1], _ROLL_OFFSET_GRID_MM[0], _ROLL_OFFSET_GRID_MM[-1])
+        self._roll_gain, self._roll_offset_mm = gain, offset
+        for side, code in (("left", 0), ("right", 1)):
+            idx = self._side_code == code
+            st = self._by_side[side]
+            for key, v, grid in (("gain", gain[idx], _ROLL_GAIN_GRID), ("offset", offset[idx], _ROLL_OFFSET_GRID_MM)):
+                g = np.asarray(grid)
+                i = np.clip(np.searchsorted(g, v, side="right") - 1, 0, g.size - 2)
+                st[f"{key}_i"] = i
+                st[f"{key}_w"] = (v - g[i]) / (g[i + 1] - g[i])
+
     def _build_table(self) -> None:
-        """Force fractions of the 16 sensors along the stance (COP heel/strike -> toes)."""
+        """Force fractions of the 16 sensors along the stance, per side and gait-line cell.
+
+        ``self._table[side]`` is ``(n_gain, n_offset, _TABLE_ROWS, 16)``:
+        the COP goes from the strike location to the toes along the foot and
+        across it as ``offset + gain * roll(y)``; a side's ``region_bias``
+        weights the sensors (renormalised per row).
+        """
         s = np.linspace(0.0, 1.0, _TABLE_ROWS)
         knots = np.array(_COP_PATH[(self.mode, self.strike)])
         y_mm = np.interp(s, knots[:, 0], knots[:, 1]) * self._length_mm
         roll = np.array(_COP_ROLL)
-        x_mm = np.interp(y_mm / self._length_mm, roll[:, 0], roll[:, 1])
+        x0_mm = np.interp(y_mm / self._length_mm, roll[:, 0], roll[:, 1])
         base = gaussian_base_fractions(
-            x_mm, y_mm, x_mm=self._x_mm, y_mm=self._y_mm, area_mm2=self._area_mm2,
+            x0_mm, y_mm, x_mm=self._x_mm, y_mm=self._y_mm, area_mm2=self._area_mm2,
             sigma_x_mm=_ZONE_SIGMA_X_MM, sigma_y_mm=_ZONE_SIGMA_Y_MM,
         )
-        frac = tilt_fractions(base, x_mm, y_mm, x_mm=self._x_mm, y_mm=self._y_mm)
-        cx, cy = fractions_cop_mm(frac, self._x_mm, self._y_mm)
-        self._cop_table_error_mm = float(np.max(np.hypot(cx - x_mm, cy - y_mm)))
-        self._strike_index_pct = float(100.0 * cy[0] / self._length_mm)
-        k = 1000.0 / self._area_mm2
-        self._table_kpa_per_n = frac * k
-        self._table_step = np.diff(frac, axis=0) * k
+        cells = np.empty((len(_ROLL_GAIN_GRID), len(_ROLL_OFFSET_GRID_MM), _TABLE_ROWS, self._x_mm.size))
+        for a, gain in enumerate(_ROLL_GAIN_GRID):
+            for b, offset in enumerate(_ROLL_OFFSET_GRID_MM):
+                x_mm = offset + gain * x0_mm
+                cells[a, b] = tilt_fractions(base, x_mm, y_mm, x_mm=self._x_mm, y_mm=self._y_mm)
+        nominal = cells[list(_ROLL_GAIN_GRID).index(1.0), list(_ROLL_OFFSET_GRID_MM).index(0.0)]
+        cx, cy = fractions_cop_mm(nominal, self._x_mm, self._y_mm)
+        self._cop_table_error_mm = float(np.max(np.hypot(cx - x0_mm, cy - y_mm)))
+        # the nominal step's force curve weights the regional bias
+        o = self.options
+        load = self._force(s, o["contact_time_s"], *(float(np.mean(a)) for a in (
+            self._active_n, self._impact_n, self._rise_s, self._fall_s, self._kappa)))
+        self._table = {}
+        self._bias_w = {}
+        for side in ("left", "right"):
+            w = bias_weights(nominal, load, o["region_bias"][side], x_mm=self._x_mm)
+            t = cells * w
+            self._table[side] = (t / t.sum(axis=-1, keepdims=True)).reshape(-1, self._x_mm.size)
+            self._bias_w[side] = w
+        self._kpa_per_n = 1000.0 / self._area_mm2
+
+    def _fractions(self, side: str, kj: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Force fractions ``(len(s), 16)`` of steps ``kj`` (index within side) at stance fractions ``s``."""
+        st = self._by_side[side]
+        table = self._table[side]
+        n_off = len(_ROLL_OFFSET_GRID_MM)
+        pos = s * (_TABLE_ROWS - 1)
+        i0 = np.minimum(pos.astype(np.intp), _TABLE_ROWS - 2)
+        ws = (pos - i0)[:, None]
+        gi, gw = st["gain_i"][kj], st["gain_w"][kj]
+        oi, ow = st["offset_i"][kj], st["offset_w"][kj]
+        out = np.zeros((s.size, table.shape[1]))
+        for da, wa in ((0, 1.0 - gw), (1, gw)):
+            for db, wb in ((0, 1.0 - ow), (1, ow)):
+                row = ((gi + da) * n_off + (oi + db)) * _TABLE_ROWS + i0
+                f0 = table[row]
+                out += (wa * wb)[:, None] * (f0 + ws * (table[row + 1] - f0))
+        return out
 
     # --- evaluation -------------------------------------------------------
     def _stance(self, side: str, t_s) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -477,17 +573,15 @@ class GaitScenario(Scenario):
         """True pressure under each sensor, kPa; see :meth:`Scenario.pressures_kpa`.
 
         ``sum(p * area_mm2) / 1000`` equals :meth:`force_n`; the loaded zone
-        moves from the strike location to the toes over the stance, rolling
-        from lateral to medial.
+        moves from the strike location to the toes over the stance, along
+        the step's gait line (lateral heel and midfoot, then medial forefoot
+        and hallux), weighted by the side's ``region_bias``.
         """
         t, j, kj, s = self._stance(side, t_s)
         out = np.zeros((t.size, self._x_mm.size))
         if j.size:
             force = self._stance_force(side, kj, s)
-            pos = s * (_TABLE_ROWS - 1)
-            i0 = np.minimum(pos.astype(np.intp), _TABLE_ROWS - 2)
-            w = pos - i0
-            out[j] = force[:, None] * self._table_kpa_per_n[i0] + (force * w)[:, None] * self._table_step[i0]
+            out[j] = (force[:, None] * self._fractions(side, kj, s)) * self._kpa_per_n
         return out
 
     # --- ground truth -----------------------------------------------------
@@ -506,8 +600,15 @@ class GaitScenario(Scenario):
             the other foot minus this TO; negative = double support; None
             for the last step), ``peak_force_n``, ``impulse_ns``,
             ``loading_rate_n_s``, ``impact_peak_n`` (None without an impact
-            peak), ``strike_index_pct``), ``per_side`` (realised means per
-            side), ``symmetry_index_pct`` (realised SI of those means over
+            peak), ``strike_index_pct`` (COP along the foot at IC, from the
+            pressures), ``medial_lateral_index`` (of the step's sensor
+            impulses, positive = more medial), ``cop_roll_gain`` and
+            ``cop_offset_mm`` (the step's gait line)), ``per_side`` (realised
+            means per side, and ``regions``: the side's shares of stance
+            impulse, %, ``heel``, ``midfoot``, ``forefoot``, ``toes``,
+            ``medial``, ``lateral``, ``medial_lateral_index``,
+            ``sensor_impulse_pct`` (p01..p16), ``bias_factors``; see
+            ``definitions["regions"]``), ``symmetry_index_pct`` (realised SI of those means over
             the whole run, positive = RIGHT larger), ``windows`` (the same
             SIs per ``60 s`` window of IC time, None where a side has no
             step), ``cadence_spm``, ``mean_total_force_bw`` (impulse of
@@ -560,6 +661,40 @@ class GaitScenario(Scenario):
             impact_peak[sl] = np.where(has, fi, np.nan)
         return peak, rate, impact_peak
 
+    def _sensor_impulses_ns(self, side: str) -> np.ndarray:
+        """Impulse under each sensor per step of one side, N s, ``(n_steps_side, 16)`` (midpoint rule)."""
+        st = self._by_side[side]
+        n = st["ic"].size
+        m = _REGION_TRUTH_NODES
+        s_nodes = (np.arange(m) + 0.5) / m
+        out = np.empty((n, self._x_mm.size))
+        block = max(1, _TRUTH_BLOCK // 8)
+        for b0 in range(0, n, block):
+            kj = np.repeat(np.arange(b0, min(n, b0 + block)), m)
+            s = np.tile(s_nodes, kj.size // m)
+            f = self._stance_force(side, kj, s)[:, None] * self._fractions(side, kj, s)
+            out[b0 : b0 + kj.size // m] = f.reshape(-1, m, self._x_mm.size).sum(axis=1) * (st["ct"][kj[::m]] / m)[:, None]
+        return out
+
+    def _region_truth(self) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+        """Per side: regional shares of the stance impulse; per step: strike index (%) and ML index."""
+        per_side = {}
+        strike = np.empty(self._ic.size)
+        ml_index = np.empty(self._ic.size)
+        for side, code in (("left", 0), ("right", 1)):
+            idx = np.flatnonzero(self._side_code == code)
+            imp = self._sensor_impulses_ns(side)
+            total = imp.sum(axis=0)
+            regions = region_shares_pct(total, x_mm=self._x_mm)
+            regions["sensor_impulse_pct"] = (100.0 * total / total.sum()).tolist() if total.sum() > 0 else None
+            regions["bias_factors"] = dict(self.options["region_bias"][side])
+            per_side[side] = regions
+            kj = np.arange(idx.size)
+            _, cy = fractions_cop_mm(self._fractions(side, kj, np.zeros(idx.size)), self._x_mm, self._y_mm)
+            strike[idx] = 100.0 * cy / self._length_mm
+            ml_index[idx] = _ml_index(imp, self._x_mm)
+        return per_side, strike, ml_index
+
     def _compute_truth(self) -> dict[str, Any]:
         bw = self.body_weight_n
         n = self._ic.size
@@ -589,6 +724,9 @@ class GaitScenario(Scenario):
             si[name] = _json_float(_si(mean_l, mean_r))
         per_side["left"]["n_steps"] = int(left.sum())
         per_side["right"]["n_steps"] = int(right.sum())
+        regions, strike, ml_index = self._region_truth()
+        for name in ("left", "right"):
+            per_side[name]["regions"] = regions[name]
 
         # windowed SIs over IC time
         n_win = int(np.ceil(self.duration_s / _WINDOW_S))
@@ -630,7 +768,10 @@ class GaitScenario(Scenario):
             "impulse_ns": self._impulse_ns.tolist(),
             "loading_rate_n_s": rate.tolist(),
             "impact_peak_n": [_json_float(x) for x in impact],
-            "strike_index_pct": [self._strike_index_pct] * n,
+            "strike_index_pct": strike.tolist(),
+            "medial_lateral_index": ml_index.tolist(),
+            "cop_roll_gain": self._roll_gain.tolist(),
+            "cop_offset_mm": self._roll_offset_mm.tolist(),
         }
         return {
             "protocol": self.protocol,
@@ -649,6 +790,12 @@ class GaitScenario(Scenario):
                 ),
                 "strike_index": "COP along the foot at IC, % of insole length from the back of the heel",
                 "windows": f"{_WINDOW_S:g} s windows of IC time",
+                "regions": _REGIONS_DEFINITION,
+                "gait_line": (
+                    "per step the foot-frame COP across the foot follows offset + gain * the nominal gait line "
+                    "(lateral heel, lateral midfoot, medial forefoot, hallux); steps' cop_roll_gain (dimensionless) "
+                    "and cop_offset_mm (lateral positive)"
+                ),
             },
             "steps": steps,
             "per_side": per_side,
@@ -656,8 +803,25 @@ class GaitScenario(Scenario):
             "windows": windows,
             "cadence_spm": cadence,
             "mean_total_force_bw": mean_total_bw,
-            "strike_index_pct": self._strike_index_pct,
+            "strike_index_pct": float(strike.mean()) if n else None,
         }
+
+
+_REGIONS_DEFINITION = (
+    "shares (%) of each foot's stance impulse, summed over its steps, under the sensors of each region of "
+    "insole.constants.REGIONS on the reference layout (heel 0-30 %, midfoot 30-55 %, forefoot 55-85 %, toes "
+    "85-100 % of insole length); medial = sensors with x < 0, lateral = x > 0 (foot frame, x lateral), a "
+    "sensor on the axis counts half to each; medial_lateral_index = (I_med - I_lat) / (I_med + I_lat), "
+    "positive = more medial; sensor_impulse_pct: the same per sensor p01..p16"
+)
+
+
+def _ml_index(sensor_load: np.ndarray, x_mm: np.ndarray) -> np.ndarray:
+    """``(I_med - I_lat) / (I_med + I_lat)`` per row of ``(n, n_sensors)`` loads; NaN-free for loaded rows."""
+    _, side = region_membership(x_mm)
+    med, lat = sensor_load @ side.T[:, 0], sensor_load @ side.T[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (med - lat) / (med + lat)
 
 
 def _first_crossing(f: np.ndarray, level: np.ndarray, upto: np.ndarray) -> np.ndarray:

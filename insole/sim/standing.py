@@ -27,6 +27,7 @@ the net COP is that foot's COP, which sways in both directions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,8 @@ import numpy as np
 from ..constants import REGIONS, STANDARD_GRAVITY_M_S2
 from ..model import Phase
 from ..protocol.layout import reference_layout
-from ._distribute import as_times_s, check_range, check_seed, check_side, distribute_kpa
-from .base import Scenario
+from ._distribute import as_times_s, check_range, check_seed, check_side, distribute_kpa, fractions_cop_mm
+from .base import Scenario, bias_weights, check_region_bias, region_shares_pct
 
 __all__ = ["StandingScenario"]
 
@@ -155,6 +156,17 @@ class StandingScenario(Scenario):
     foot_cop_y_pct : float
         Mean COP of each foot along the foot, % of insole length from the
         back of the heel.
+    region_bias : mapping or None
+        Per-foot load bias, ``{side: {name: factor}}``, e.g.
+        ``{"left": {"heel": 1.3, "medial": 1.1}}``; names ``heel``,
+        ``midfoot``, ``forefoot``, ``toes``, ``medial``, ``lateral`` as in
+        :class:`~insole.sim.gait.GaitScenario`. Factors (dimensionless,
+        0.2-5; missing = 1) multiply each cell's (region x side of the long
+        axis) share of the foot's base loading pattern by
+        ``factor(region) * factor(side)``, renormalised to sum 1; the foot's
+        force is unchanged and its COP moves with the load (the shift is
+        added to :meth:`foot_cop_mm` and :meth:`net_cop_mm`). Realised shares
+        of each foot's mean load are in :meth:`truth`.
     seed : int
         Seed of ``numpy.random.default_rng``.
 
@@ -190,6 +202,7 @@ class StandingScenario(Scenario):
         sway_mean_frequency_hz: float = 0.4,
         stance_width_mm: float = 170.0,
         foot_cop_y_pct: float = 42.0,
+        region_bias: Mapping[str, Mapping[str, float]] | None = None,
         seed: int = 0,
     ) -> None:
         check_range("body_mass_kg", body_mass_kg, 10.0, 300.0)
@@ -207,6 +220,7 @@ class StandingScenario(Scenario):
         check_range("sway_mean_frequency_hz", sway_mean_frequency_hz, 0.15, 1.5)
         check_range("stance_width_mm", stance_width_mm, 50.0, 600.0)
         check_range("foot_cop_y_pct", foot_cop_y_pct, 30.0, 55.0)
+        bias = check_region_bias(region_bias)
         check_seed(seed)
 
         self.options: dict[str, Any] = {
@@ -223,6 +237,7 @@ class StandingScenario(Scenario):
             "sway_mean_frequency_hz": float(sway_mean_frequency_hz),
             "stance_width_mm": float(stance_width_mm),
             "foot_cop_y_pct": float(foot_cop_y_pct),
+            "region_bias": bias,
             "seed": int(seed),
         }
         self.body_mass_kg = float(body_mass_kg)
@@ -235,6 +250,17 @@ class StandingScenario(Scenario):
             idx = list(REGIONS[region])
             base[idx] = share * self._area_mm2[idx] / self._area_mm2[idx].sum()
         self._base_frac = base
+        # regional bias: a weighted base pattern per foot, and the COP shift it makes
+        b0 = base / base.sum()
+        x0, y0 = fractions_cop_mm(b0[None, :], self._x_mm, self._y_mm)
+        self._base_by_side: dict[str, np.ndarray] = {}
+        self._bias_shift_mm: dict[str, tuple[float, float]] = {}
+        for side in ("left", "right"):
+            fb = b0 * bias_weights(b0[None, :], np.ones(1), bias[side], x_mm=self._x_mm)
+            fb /= fb.sum()
+            xb, yb = fractions_cop_mm(fb[None, :], self._x_mm, self._y_mm)
+            self._base_by_side[side] = fb
+            self._bias_shift_mm[side] = (float(xb[0] - x0[0]), float(yb[0] - y0[0]))
         self._foot_cop_y0_mm = foot_cop_y_pct / 100.0 * layout.length_mm
         self._half_width_mm = stance_width_mm / 2.0
 
@@ -398,7 +424,8 @@ class StandingScenario(Scenario):
         """
         check_side(side)
         t = as_times_s(t_s, self.duration_s)
-        return np.interp(t, self._tg, self._foot_x_mm[side]), np.interp(t, self._tg, self._foot_y_mm)
+        dx, dy = self._bias_shift_mm[side]
+        return np.interp(t, self._tg, self._foot_x_mm[side]) + dx, np.interp(t, self._tg, self._foot_y_mm) + dy
 
     def net_cop_mm(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Net centre of pressure of both feet, ground frame, mm.
@@ -416,9 +443,10 @@ class StandingScenario(Scenario):
         """
         t = as_times_s(t_s, self.duration_s)
         share = np.interp(t, self._tg, self._share)
-        ap = np.interp(t, self._tg, self._foot_y_mm)
-        x_left = -self._half_width_mm - np.interp(t, self._tg, self._foot_x_mm["left"])
-        x_right = self._half_width_mm + np.interp(t, self._tg, self._foot_x_mm["right"])
+        (dxl, dyl), (dxr, dyr) = self._bias_shift_mm["left"], self._bias_shift_mm["right"]
+        ap = np.interp(t, self._tg, self._foot_y_mm) + (share * dyl + (1.0 - share) * dyr)
+        x_left = -self._half_width_mm - (np.interp(t, self._tg, self._foot_x_mm["left"]) + dxl)
+        x_right = self._half_width_mm + (np.interp(t, self._tg, self._foot_x_mm["right"]) + dxr)
         return ap, share * x_left + (1.0 - share) * x_right
 
     def pressures_kpa(self, side: str, t_s: np.ndarray) -> np.ndarray:
@@ -431,11 +459,12 @@ class StandingScenario(Scenario):
         t = as_times_s(t_s, self.duration_s)
         share = np.interp(t, self._tg, self._share)
         force = self.body_weight_n * (share if side == "left" else 1.0 - share)
+        dx, dy = self._bias_shift_mm[side]
         return distribute_kpa(
             force,
-            np.interp(t, self._tg, self._foot_x_mm[side]),
-            np.interp(t, self._tg, self._foot_y_mm),
-            self._base_frac,
+            np.interp(t, self._tg, self._foot_x_mm[side]) + dx,
+            np.interp(t, self._tg, self._foot_y_mm) + dy,
+            self._base_by_side[side],
             x_mm=self._x_mm,
             y_mm=self._y_mm,
             area_mm2=self._area_mm2,
@@ -460,10 +489,22 @@ class StandingScenario(Scenario):
             ``mean_velocity_mm_s``, ``mean_frequency_hz``. Also
             ``delta_left_load_pp``: realised eyes-closed minus eyes-open left
             share (positive = more on the LEFT with eyes closed), or None.
+            ``regions``: per foot, shares of its mean load over the eyes-open
+            and eyes-closed phases, % (``heel``, ``midfoot``, ``forefoot``,
+            ``toes``, ``medial``, ``lateral``, ``medial_lateral_index``), and
+            the same per phase in each row's ``region_load_pct`` (None for a
+            foot in the air); ``regions_definition`` says how.
         """
         if self._truth is None:
             self._truth = self._compute_truth()
         return self._truth
+
+    def _region_load(self, side: str, t_s: np.ndarray) -> dict[str, float | None]:
+        """Regional shares of one foot's mean load over the times ``t_s``, % (see :meth:`truth`)."""
+        load = self.pressures_kpa(side, t_s) * (self._area_mm2 / 1000.0)
+        if load.sum() < 1e-6 * self.body_weight_n * t_s.size:
+            return region_shares_pct(np.zeros(self._x_mm.size), x_mm=self._x_mm)
+        return region_shares_pct(load.sum(axis=0), x_mm=self._x_mm)
 
     def _compute_truth(self) -> dict[str, Any]:
         o = self.options
@@ -490,16 +531,27 @@ class StandingScenario(Scenario):
                 "left_load_set_pct": set_values[p.name],
             }
             row.update(_sway_metrics(ap, ml, _TRUTH_RATE_HZ))
+            row["region_load_pct"] = {side: self._region_load(side, t) for side in ("left", "right")}
             rows.append(row)
         by_name = {r["name"]: r for r in rows}
         delta = None
         if "eyes_closed" in by_name:
             delta = by_name["eyes_closed"]["left_load_pct"] - by_name["eyes_open"]["left_load_pct"]
+        both = [p for p in self.phases if p.name in ("eyes_open", "eyes_closed")]
+        t_both = np.concatenate([np.arange(p.start_s, p.end_s, 1.0 / _TRUTH_RATE_HZ) for p in both])
         return {
             "protocol": self.protocol,
             "duration_s": self.duration_s,
             "body_weight_n": self.body_weight_n,
             "options": dict(o),
+            "regions": {side: self._region_load(side, t_both) for side in ("left", "right")},
+            "regions_definition": (
+                "shares (%) of each foot's mean load (over the eyes-open and eyes-closed phases in 'regions', "
+                "over the phase in each phase's 'region_load_pct'), from the true pressures at "
+                f"{_TRUTH_RATE_HZ:g} Hz, by the regions of insole.constants.REGIONS; medial = sensors with x < 0, "
+                "lateral = x > 0, a sensor on the axis counts half to each; medial_lateral_index = "
+                "(I_med - I_lat) / (I_med + I_lat), positive = more medial; None for a foot carrying nothing"
+            ),
             "frame": (
                 "net COP in the ground frame: ap forward from the backs of the heels, ml to the subject's right "
                 "of the midpoint between the heel centres; load shares are % of body weight on the LEFT foot"
