@@ -102,6 +102,24 @@ _SECONDS = _number("s", 0.0, 86_400.0, above=True)
 _BODY_MASS = _number("kg", *BODY_MASS_RANGE_KG)
 
 
+_REGION_NAMES = ("heel", "midfoot", "forefoot", "toes", "medial", "lateral")
+
+
+def _region_bias(text: str) -> dict[str, dict[str, float]]:
+    """``right:forefoot=1.3,lateral=1.2;left:heel=0.8`` -> the simulator's region_bias."""
+    out: dict[str, dict[str, float]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        side, _, items = part.partition(":")
+        if side not in ("left", "right") or not items:
+            raise argparse.ArgumentTypeError(f"expected SIDE:REGION=F (side left or right), got {part!r}")
+        for item in items.split(","):
+            name, _, value = item.partition("=")
+            if name.strip() not in _REGION_NAMES:
+                raise argparse.ArgumentTypeError(f"unknown region {name.strip()!r}; use {', '.join(_REGION_NAMES)}")
+            out.setdefault(side, {})[name.strip()] = _number("", 0.2, 5.0)(value.strip())
+    return out
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with its errors as one line, like every other user error."""
 
@@ -118,7 +136,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     check_output(args.output, force=args.force)
     scenario = make_scenario(args.scenario, duration_s=args.duration, asymmetry_pct=args.asymmetry_pct,
                              seed=args.seed, body_mass_kg=args.body_mass_kg,
-                             fatigue_pp_per_10min=args.fatigue_pp_per_10min)
+                             fatigue_pp_per_10min=args.fatigue_pp_per_10min, region_bias=args.region_bias)
     insoles = default_insoles(sampling_rate_hz=args.rate, seed=args.seed, drop_pct=args.loss_pct)
     with _progress("simulate") as prog:
         task = prog.add_task(f"simulating {args.scenario}" + (" (real time)" if args.realtime else ""),
@@ -570,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fatigue-pp-per-10min", type=_number("pp per 10 min", -20.0, 20.0), default=0.0, metavar="G",
                    help="run or walk: the contact-time asymmetry index changes by G points per 10 minutes, signed "
                         "like --asymmetry-pct (default %(default)s)")
+    s.add_argument("--region-bias", type=_region_bias, default=None, metavar="SIDE:REGION=F[,REGION=F]",
+                   help="more (F > 1) or less load on regions of one foot, e.g. right:forefoot=1.3,lateral=1.2 "
+                        "(regions: heel, midfoot, forefoot, toes, medial, lateral; repeatable per side with ';')")
     s.add_argument("--seed", type=_number("", 0, 2**32 - 1, integer=True), default=0)
     s.add_argument("--rate", type=int, default=200, choices=(50, 100, 200), help="sampling rate, Hz")
     s.add_argument("--body-mass-kg", type=_BODY_MASS, default=70.0, metavar="KG")

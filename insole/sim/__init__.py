@@ -18,7 +18,8 @@ DEFAULT_DURATION_S = {"standing": 70.0, "run": 120.0, "walk": 120.0}
 
 
 def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: float = 0.0, seed: int = 0,
-                  body_mass_kg: float = 70.0, fatigue_pp_per_10min: float = 0.0) -> Scenario:
+                  body_mass_kg: float = 70.0, fatigue_pp_per_10min: float = 0.0,
+                  region_bias: dict | None = None) -> Scenario:
     """The scenario behind ``insole simulate --scenario NAME``.
 
     Parameters
@@ -60,7 +61,7 @@ def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: 
                 raise ValueError(f"a standing test needs at least {overhead_s + 10:.0f} s "
                                  f"({overhead_s:.0f} s of foot lifts, then eyes open and eyes closed)")
             return StandingScenario(body_mass_kg=body_mass_kg, left_load_pct=left_pct, eyes_open_s=each_s,
-                                    eyes_closed_s=each_s, seed=seed)
+                                    eyes_closed_s=each_s, seed=seed, region_bias=region_bias)
         if name in ("run", "walk"):
             from .gait import GaitScenario
 
@@ -69,7 +70,8 @@ def make_scenario(name: str, *, duration_s: float | None = None, asymmetry_pct: 
             return GaitScenario(mode=name, duration_s=duration_s, body_mass_kg=body_mass_kg,
                                 contact_time_si_pct=asymmetry_pct, peak_force_si_pct=asymmetry_pct,
                                 loading_rate_si_pct=asymmetry_pct,
-                                contact_time_si_growth_pp_per_10min=fatigue_pp_per_10min, seed=seed)
+                                contact_time_si_growth_pp_per_10min=fatigue_pp_per_10min, seed=seed,
+                                region_bias=region_bias)
     except ValueError as exc:
         raise InsoleError(str(exc)) from None
     raise InsoleError(f"unknown scenario {name!r}; use standing, run or walk")
