@@ -162,8 +162,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
     task = prog.add_task("download", total=None)
 
-    def written(path: Path) -> None:
-        prog.console.print(_safe(path)) if err.is_terminal else print(path, flush=True)
+    def written(path: Path) -> None:  # a pipe gets each path at once; a terminal after the progress bar
+        if not err.is_terminal:
+            print(path, flush=True)
 
     async def run():
         async with _reach(args) as reach:

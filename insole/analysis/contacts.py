@@ -16,7 +16,19 @@ Two steps per foot:
    or 3 % of body weight for a light subject, for both events) or a
    vendor's, so that events on a vendor's export match its own gait report
    (``moticon``: 6 % and 10.5 % of the foot's median peak force, fitted to
-   Moticon's reports of three of its own recordings to within 1.6 samples).
+   Moticon's reports of three of its own recordings to within 1.6 samples)
+   or ``relative`` (3 % of the foot's own median stance peak above its own
+   swing baseline, for both events: about the force plate's 20 N for a
+   70-80 kg walker, but it follows each insole's own gain, so an
+   uncalibrated gain difference between the two insoles is not read as a
+   contact-time asymmetry; :data:`DEFAULT_CONVENTION`).
+3. Merge light pre-contacts: a touch that reaches the initial-contact level
+   for at least ``on_hold_s`` (a toe tap, common in Parkinson's disease),
+   is shorter than the shortest contact, starts after the previous contact's
+   toe-off and ends at most ``precontact_gap_s`` (0.1 s) before the contact
+   rises, is the start of that contact: initial contact is placed at the
+   first touch (up to three taps in a row). A touch further from the next
+   contact (a scuff in mid-swing) is not a step and changes nothing.
 
 Before detection the force is re-zeroed in swing: the baseline is a low
 percentile of the force in consecutive blocks (the foot is in the air for a
@@ -35,7 +47,8 @@ import pandas as pd
 
 log = logging.getLogger("insole")
 
-__all__ = ["ContactOptions", "Contacts", "EVENT_CONVENTIONS", "swing_baseline", "detect_contacts"]
+__all__ = ["ContactOptions", "Contacts", "EVENT_CONVENTIONS", "DEFAULT_CONVENTION", "swing_baseline",
+           "detect_contacts"]
 
 #: event levels: ``None`` = ``event_level_n`` (capped at ``event_level_bw``
 #: of body weight), else a fraction of the foot's median peak force
@@ -46,7 +59,14 @@ EVENT_CONVENTIONS = {
     # (moticon-opengo 1.0.3 tests/testdata: 42 steps, IC within 0.8 samples,
     # TO within 1.6 samples at 100 Hz)
     "moticon": {"ic_peak_frac": 0.06, "to_peak_frac": 0.105},
+    # each foot's own loading: 3 % of its median stance peak above its swing
+    # baseline (the force is zeroed in swing before the levels are taken)
+    "relative": {"ic_peak_frac": 0.03, "to_peak_frac": 0.03},
 }
+#: the convention for a recording without one of its own (``auto``): levels
+#: relative to each foot's own loading, so that a gain difference between two
+#: uncalibrated insoles does not move one foot's events against the other's
+DEFAULT_CONVENTION = "relative"
 
 
 @dataclass(frozen=True)
@@ -70,13 +90,18 @@ class ContactOptions:
         Key of :data:`EVENT_CONVENTIONS`: where initial contact and toe-off
         are placed; ``auto`` (in :func:`insole.analysis.gait.analyze_gait`):
         the recording's own (``meta.extra["event_convention"]``, set by a
-        vendor's importer), else ``force_plate``.
+        vendor's importer), else :data:`DEFAULT_CONVENTION` in
+        :func:`detect_contacts` (``analyze_gait`` resolves ``auto`` itself).
     min_contact_s : float or None
         Shortest contact kept, s; None = 0.12 for running, 0.2 for walking.
     baseline_block_s : float
         Block length of the swing baseline, s.
     baseline_percentile : float
         Percentile of each block taken as its baseline.
+    precontact_gap_s : float
+        Longest gap, s, between a light touch (toe tap) and the contact it
+        leads into for the touch to be merged into that contact (initial
+        contact at the touch); 0 = never merge.
     """
 
     on_min_n: float = 20.0
@@ -89,6 +114,7 @@ class ContactOptions:
     min_contact_s: float | None = None
     baseline_block_s: float = 2.0
     baseline_percentile: float = 10.0
+    precontact_gap_s: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -198,7 +224,7 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     peak = _median_peak(f, 0.2 * hi, fs)
     t_on = max(o.on_min_n, o.on_peak_frac * peak)
     t_off = min(o.off_peak_frac * peak, 0.75 * t_on)
-    conv = EVENT_CONVENTIONS.get("force_plate" if o.convention == "auto" else o.convention)
+    conv = EVENT_CONVENTIONS.get(DEFAULT_CONVENTION if o.convention == "auto" else o.convention)
     if conv is None:
         raise ValueError(f"unknown event convention {o.convention!r}; use one of {', '.join(EVENT_CONVENTIONS)}")
     plate = o.event_level_n if body_weight_n is None else min(o.event_level_n, o.event_level_bw * body_weight_n)
@@ -249,6 +275,8 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     ok = (k_ic > a0) & (k_ic < e0) & (k_to >= k_ic) & (k_to < e0)
     ok &= np.isfinite(f[np.clip(k_ic - 1, 0, None)]) & np.isfinite(f[np.minimum(k_to + 1, n - 1)])
     a0, e0, k_ic, k_to = a0[ok], e0[ok], k_ic[ok], k_to[ok]
+    k_ic = _merge_precontacts(f, k_ic, k_to, level=level_ic, hold=hold, max_len=int(min_contact * fs),
+                              gap=int(round(o.precontact_gap_s * fs)))
     ic = t0_s + (k_ic - 1 + _frac(f[k_ic - 1], f[k_ic], level_ic)) / fs
     to = t0_s + (k_to + _frac(f[k_to], f[k_to + 1], level_to)) / fs
     keep = (to - ic) >= min_contact
@@ -259,6 +287,48 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
                  thresholds_n={"on": t_on, "off": t_off, "event": level_ic, "event_to": level_to,
                                "median_peak": peak})
     return c, f
+
+
+def _merge_precontacts(f: np.ndarray, k_ic: np.ndarray, k_to: np.ndarray, *, level: float, hold: int,
+                       max_len: int, gap: int) -> np.ndarray:
+    """Move each contact's first sample at the initial-contact level back to
+    a light touch leading into it (see the module notes, step 3).
+
+    Parameters
+    ----------
+    f : numpy.ndarray
+        Zeroed force, N (NaN in gaps).
+    k_ic, k_to : numpy.ndarray
+        Each contact's first sample at the IC level and last at the TO level.
+    level : float
+        Initial-contact level, N.
+    hold, max_len, gap : int
+        A touch lasts at least ``hold`` and less than ``max_len`` samples and
+        ends at most ``gap`` samples before the contact's rise.
+
+    Returns
+    -------
+    numpy.ndarray
+        The new first samples (``k_ic`` where no touch leads in).
+    """
+    if gap <= 0 or k_ic.size == 0:
+        return k_ic
+    with np.errstate(invalid="ignore"):
+        r_s, r_e = _runs(f >= level)
+    # the previous contact's toe-off (of contacts long enough to be kept, not another touch)
+    long_to = np.where(k_to - k_ic >= max_len, k_to, -1)
+    prev_to = np.concatenate([[-1], np.maximum.accumulate(long_to)[:-1]])
+    k = k_ic.copy()
+    for _ in range(3):  # a few taps in a row
+        p = np.searchsorted(r_s, k, side="right") - 2   # the run before the one holding k
+        pp = np.clip(p, 0, None)
+        length = r_e[pp] - r_s[pp]
+        ok = (p >= 0) & (k - r_e[pp] <= gap) & (length >= hold) & (length < max_len)
+        ok &= (r_s[pp] > prev_to) & (r_s[pp] >= 1) & np.isfinite(f[np.clip(r_s[pp] - 1, 0, None)])
+        if not ok.any():
+            break
+        k = np.where(ok, r_s[pp], k)
+    return k
 
 
 def _frac(a: np.ndarray, b: np.ndarray, level: float) -> np.ndarray:

@@ -13,7 +13,7 @@ import pandas as pd
 from ..constants import FORCE, LEFT, RIGHT, SIDES, STANDARD_GRAVITY_M_S2
 from ..errors import InsoleError
 from ..model import Recording
-from .asymmetry import LOAD_METRICS, TYPICAL_WALK_SA_PCT, MetricAsymmetry, metric_asymmetry
+from .asymmetry import LOAD_METRICS, WALK_LIMIT_SI_PCT, MetricAsymmetry, metric_asymmetry
 from .contacts import EVENT_CONVENTIONS, ContactOptions, Contacts, detect_contacts
 from .drift import DriftOptions, SensorDrift, change_point, sensor_drift, trend, windowed_indices
 from .regions import RegionsResult, gait_regions
@@ -263,18 +263,18 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
 
     rng = np.random.default_rng(o.seed)
     asym: dict[str, MetricAsymmetry] = {}
-    for name, col in METRICS.items():
-        if name == "flight_time" and mode == "walk":
-            continue  # negative (double support): an index of it means nothing
+    unmatched = force_gains_unmatched(recording) if mode == "walk" else ""
+    names = [n for n in METRICS if not (n == "flight_time" and mode == "walk")]  # walk: negative (double support)
+    if mode == "walk":
+        names.append("swing_time")  # running has flight time instead
+    for name in names:
+        col = METRICS.get(name, "swing_time_s")
+        walk = {"limit_si_pct": WALK_LIMIT_SI_PCT[name], "reference": WALK_REFERENCE[name]} if mode == "walk" else {}
         asym[name] = _judged(metric_asymmetry(name, kept.loc[kept["side"] == LEFT, col].to_numpy(),
                                               kept.loc[kept["side"] == RIGHT, col].to_numpy(), n_boot=o.n_boot,
-                                              rng=rng, favour_factor=o.favour_factor), sampling_rate_hz=fs)
-    swing_asym = None
-    if mode == "walk":  # running has flight time instead
-        swing_asym = _judged(metric_asymmetry(
-            "swing_time", kept.loc[kept["side"] == LEFT, "swing_time_s"].to_numpy(),
-            kept.loc[kept["side"] == RIGHT, "swing_time_s"].to_numpy(), n_boot=o.n_boot, rng=rng,
-            favour_factor=o.favour_factor, typical_sa_pct=TYPICAL_WALK_SA_PCT["swing_time"]), sampling_rate_hz=fs)
+                                              rng=rng, favour_factor=o.favour_factor, **walk),
+                             sampling_rate_hz=fs, gains_unmatched=unmatched)
+    swing_asym = asym.pop("swing_time", None)
     notes = []
     if fs < 200:
         notes.append(f"loading rate needs 200 Hz or more to mean much; this recording is {fs:g} Hz")
@@ -456,9 +456,64 @@ def phase_coordination(steps: pd.DataFrame) -> PhaseCoordination | None:
                              phi_abs_deg=absdev, reference_side=ref, n_strides=int(use.sum()))
 
 
-def _judged(a: MetricAsymmetry, *, sampling_rate_hz: float) -> MetricAsymmetry:
+#: where each walking bound comes from (:data:`~insole.analysis.asymmetry.WALK_LIMIT_SI_PCT`)
+WALK_REFERENCE = {
+    "contact_time": "healthy walkers' 95 % range, stance-time ratio 1.05 (Patterson et al. 2010)",
+    "swing_time": "healthy walkers' 95 % range, swing-time ratio 1.06 (Patterson et al. 2010)",
+    "peak_force": "10 % SI, the classic cut-off for healthy walkers' force asymmetry (after Herzog et al. 1989)",
+    "impulse": "10 % SI, the classic cut-off for healthy walkers' force asymmetry (after Herzog et al. 1989)",
+    "loading_rate": "15 % SI (guide; no published walking range)",
+}
+#: calibration methods that match the two insoles' gains to each other
+MATCHING_CALIBRATIONS = ("single_leg",)
+#: force metrics: they compare the two insoles' gains as well as the feet
+FORCE_METRICS = ("peak_force", "impulse", "loading_rate")
+
+
+def force_gains_unmatched(recording: Recording) -> str:
+    """Why the two insoles' force gains cannot be taken as matched ("" when
+    they can).
+
+    The rule (SCIENCE.md, "A metric the data cannot support"): a gain
+    mismatch e between the insoles fakes an SI of about 100 e % in peak force
+    and impulse, and no analysis of the walk itself can tell it from the
+    person. Gains count as matched only when the recording says so:
+    ``meta.extra["calibration"]["method"]`` is one of
+    :data:`MATCHING_CALIBRATIONS` (each insole calibrated while it carried the
+    whole body weight: the body-weight identity per foot), or
+    ``meta.extra["gains_matched"]`` is true. Vendor forces in newtons
+    (gaitpdb, Moticon) are each insole's factory calibration, not a
+    calibration of the two insoles against each other in this person's shoes;
+    the gaitpdb walks read 1.2-1.4 x body weight, so each foot's gain is off
+    by tens of percent and may differ between the feet. They are therefore
+    assumed unmatched.
+
+    Parameters
+    ----------
+    recording : Recording
+        The walk.
+    """
+    extra = recording.meta.extra or {}
+    cal = extra.get("calibration")
+    method = cal.get("method") if isinstance(cal, dict) else None
+    if method in MATCHING_CALIBRATIONS or extra.get("gains_matched") is True:
+        return ""
+    note = extra.get("force_calibration_note")
+    what = f"the file's forces: {note}" if note else "the recording carries no calibration of one insole against the other"
+    return ("a force metric: the two insoles' gains were never calibrated against each other (" + what
+            + "), and a 10 % gain mismatch alone fakes a 10 % asymmetry; calibrate with the standing test's foot lifts")
+
+
+def _judged(a: MetricAsymmetry, *, sampling_rate_hz: float, gains_unmatched: str = "") -> MetricAsymmetry:
     """Mark whether the metric may decide the verdict, and why not
-    (SCIENCE.md: a metric the data cannot support is not used)."""
+    (SCIENCE.md: a metric the data cannot support is not used).
+
+    Parameters
+    ----------
+    gains_unmatched : str
+        Why the insoles' gains are not matched (:func:`force_gains_unmatched`);
+        "" when they are. Force metrics are then left out.
+    """
     why = ""
     if a.si_pct is None:
         why = "no index"
@@ -466,6 +521,8 @@ def _judged(a: MetricAsymmetry, *, sampling_rate_hz: float) -> MetricAsymmetry:
         why = "a timing measure: it names the longer side, not a favoured one"
     elif a.metric == "loading_rate" and sampling_rate_hz < 200:
         why = f"loading rate needs 200 Hz or more (the impact rise lasts 20-50 ms); this is {sampling_rate_hz:g} Hz"
+    elif a.metric in FORCE_METRICS and gains_unmatched:
+        why = gains_unmatched
     if not why:
         return a
     return replace(a, used_for_verdict=False, why_not_used=why, favored_side="none")
@@ -497,10 +554,18 @@ def _verdict(asym: dict[str, MetricAsymmetry], side: str, mode: str = "run", *, 
     favoured = [a for a in asym.values() if a.favored_side != "none"]
     flight = asym.get("flight_time")
     extra = f" Flight time is {flight.note}." if flight is not None and flight.note else ""
+    left_out = sorted({_LABEL[a.metric] for a in asym.values() if not a.used_for_verdict and a.si_pct is not None
+                       and a.metric in LOAD_METRICS})
+    if left_out:
+        extra += (" Not used for this verdict (the data cannot support them; see each one's note): "
+                  + ", ".join(left_out) + ".")
     if not favoured:
-        ref = "healthy runners" if mode == "run" else "healthy runners (the reference used for walking too)"
-        return (f"Every asymmetry is within the typical variation of {ref}: a side is called favoured only when "
-                "the whole 95 % interval lies beyond twice the typical value.")
+        if mode == "run":
+            return ("Every asymmetry is within the typical variation of healthy runners: a side is called favoured "
+                    "only when the whole 95 % interval lies beyond twice the typical value." + extra)
+        return ("Every asymmetry is within the range of healthy walkers (stance-time ratio up to 1.05, Patterson et "
+                "al. 2010): a side is called favoured only when the whole 95 % interval lies beyond that range."
+                + extra)
     parts = []
     for a in favoured:
         lo, hi = a.ci95_si_pct

@@ -26,10 +26,15 @@ Columns (SCIENCE.md, "Gait"; all per contact, in time order):
   forefoot, toes), where per-sensor data exist
 - ``heel_pct`` .. ``toes_pct``: each region's share of the stance impulse
 - ``ml_index``: ``(I_med - I_lat) / (I_med + I_lat)`` of the stance impulse
-- ``excluded``: why a step is left out of the summaries ("" if kept):
-  ``outlier`` (stride time beyond 3 scaled MADs: turns, stops), ``gap``
-  (missing samples in stance), ``alternation`` (the other foot's contact
-  was not found in between)
+- ``excluded``: why a step is left out of the summaries ("" if kept), in
+  order of precedence: ``gap`` (missing samples in stance), ``stop`` (the
+  subject stood still: a contact or a stride more than ``STOP_FACTOR`` = 2
+  times the foot's median, e.g. standing for some seconds mid-walk),
+  ``turn`` (a run of at least ``TURN_RUN`` = 2 consecutive irregular strides
+  on the same foot: stride time beyond 3 scaled MADs, as at the end of a
+  corridor; a heuristic from timing only, no gyroscope), ``outlier`` (one
+  such stride on its own), ``alternation`` (the other foot's contact was
+  not found in between)
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ from .contacts import Contacts
 
 log = logging.getLogger("insole")
 
-__all__ = ["STEP_COLUMNS", "step_table", "flag_outliers", "MAD_K", "steady_mask"]
+__all__ = ["STEP_COLUMNS", "step_table", "flag_outliers", "MAD_K", "STOP_FACTOR", "TURN_RUN", "steady_mask",
+           "exclusion_reasons"]
 
 STEP_COLUMNS = ("side", "ic_s", "to_s", "contact_time_s", "flight_time_s", "step_time_s", "stride_time_s",
                 "duty_factor", "swing_time_s", "stance_pct", "swing_pct", "double_support_s", "peak_force_n", "peak_force_bw", "impulse_ns", "loading_rate_n_s", "impact_peak",
@@ -54,6 +60,10 @@ STEP_COLUMNS = ("side", "ic_s", "to_s", "contact_time_s", "flight_time_s", "step
                 "ml_index", "excluded")
 #: outlier strides: beyond MAD_K * 1.4826 * MAD of the median stride time
 MAD_K = 3.0
+#: a stop: a contact or stride longer than this many times the foot's median
+STOP_FACTOR = 2.0
+#: a turn: at least this many consecutive irregular strides on one foot
+TURN_RUN = 2
 _REGION_NAMES = tuple(REGIONS)
 
 
@@ -202,9 +212,8 @@ def step_table(recording: Recording, contacts: dict[str, Contacts], forces: dict
     t["double_support_s"] = _double_support_s(t, is_left, alternates)
     excluded = np.full(len(t), "", dtype=object)
     for side, mine in ((LEFT, is_left), (RIGHT, ~is_left)):
-        out = np.zeros(len(t), dtype=bool)
-        out[mine] = flag_outliers(t["stride_time_s"].to_numpy()[mine])
-        excluded[out] = "outlier"
+        excluded[mine] = exclusion_reasons(t["stride_time_s"].to_numpy()[mine],
+                                           t["contact_time_s"].to_numpy()[mine])
     excluded[~alternates & (excluded == "")] = "alternation"
     excluded[t["gap"].to_numpy()] = "gap"
     # the last contact of each foot has no stride after it: not an exclusion
@@ -212,6 +221,55 @@ def step_table(recording: Recording, contacts: dict[str, Contacts], forces: dict
     excluded[last & (excluded == "alternation") & np.isnan(nxt)] = ""
     t["excluded"] = excluded
     return t[list(STEP_COLUMNS)]
+
+
+def exclusion_reasons(stride_s: np.ndarray, contact_s: np.ndarray, *, k: float = MAD_K,
+                      stop_factor: float = STOP_FACTOR, turn_run: int = TURN_RUN) -> np.ndarray:
+    """``stop``, ``turn``, ``outlier`` or "" for each stride of ONE foot.
+
+    Parameters
+    ----------
+    stride_s, contact_s : numpy.ndarray
+        Stride and contact time of the foot's contacts in time order, s
+        (NaN stride: the foot's last contact).
+    k : float
+        Scaled MADs beyond which a stride time is irregular.
+    stop_factor : float
+        A contact or stride longer than this many times the foot's median is
+        a stop.
+    turn_run : int
+        Consecutive irregular strides (not stops) that make a turn.
+
+    Returns
+    -------
+    numpy.ndarray
+        object array of labels.
+    """
+    stride = np.asarray(stride_s, dtype=np.float64)
+    contact = np.asarray(contact_s, dtype=np.float64)
+    out = np.full(stride.size, "", dtype=object)
+    if stride.size == 0:
+        return out
+    irregular = flag_outliers(stride, k=k)
+    with np.errstate(invalid="ignore"):
+        stop = (contact > stop_factor * np.nanmedian(contact)) if np.isfinite(contact).any() else np.zeros(
+            stride.size, dtype=bool)
+        if np.isfinite(stride).sum() >= 5:
+            stop |= stride > stop_factor * np.nanmedian(stride)
+    odd = irregular & ~stop
+    s, e = _runs(odd)
+    in_turn = np.zeros(stride.size, dtype=bool)
+    for a, b in zip(s[(e - s) >= turn_run], e[(e - s) >= turn_run]):  # one loop per turn, a handful
+        in_turn[a:b] = True
+    out[odd] = "outlier"
+    out[in_turn] = "turn"
+    out[stop] = "stop"
+    return out
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
 def _double_support_s(t: pd.DataFrame, is_left: np.ndarray, alternates: np.ndarray) -> np.ndarray:

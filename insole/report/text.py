@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..analysis.asymmetry import LOAD_METRICS, TYPICAL_SA_PCT
-from ..analysis.gait import MIN_STEPS_FOR_VERDICT
+from ..analysis.asymmetry import LOAD_METRICS, TYPICAL_SA_PCT, WALK_LIMIT_SI_PCT
+from ..analysis.gait import MIN_STEPS_FOR_VERDICT, WALK_REFERENCE
 from ..analysis.gait import GaitResult
 from ..analysis.standing import StandingResult
 from ..model import Recording
@@ -74,7 +74,10 @@ def key_numbers(standing: StandingResult | None, gait: GaitResult | None) -> lis
                 continue
             verdict = (f"{a.favored_side} favoured" if a.favored_side != "none"
                        else ("beyond typical" if a.beyond_typical else "typical"))
-            typical = f"SA {TYPICAL_SA_PCT[k]:g} %" if k in TYPICAL_SA_PCT else ""
+            if not a.used_for_verdict and a.metric in LOAD_METRICS:
+                verdict = "not used (see note)"
+            # like with like: the SI against the bound expressed as an SI
+            typical = f"SI within +-{a.bound_si_pct:.1f} %" if a.bound_si_pct is not None else ""
             rows.append([f"{gait.mode}, {_LABEL[k]} SI (+ = right larger)", f"{a.si_pct:+.1f} %", _ci(a.ci95_si_pct),
                          typical, verdict])
         rows.append([f"{gait.mode}, cadence", f"{gait.cadence_spm:.0f} steps/min", "", "", ""])
@@ -208,10 +211,16 @@ def methods_text(standing: StandingResult | None, gait: GaitResult | None) -> li
              "median stride time are left out, as are steps with missing samples in stance."),
             ("Running/walking: asymmetry",
              f"SI = 100 (R - L) / (0.5 (R + L)); SA = 100 (45 - atan(L/R)) / 90. 95 % intervals: left and right steps "
-             f"bootstrapped independently ({o.n_boot} replicates). A side is favoured for a load metric when the SA "
-             f"interval lies beyond {o.favour_factor:g} x the typical value of healthy runners (Girard et al. 2019: "
-             + ", ".join(f"{_LABEL[k]} {v:g} %" for k, v in TYPICAL_SA_PCT.items()) + "; impulse taken as peak force)."
-             f" Load metrics: {', '.join(_LABEL[k] for k in LOAD_METRICS)}."),
+             f"bootstrapped independently ({o.n_boot} replicates). "
+             + (f"A side is favoured for a load metric when the SA interval lies beyond {o.favour_factor:g} x the "
+                "typical value of healthy runners (Girard et al. 2019: "
+                + ", ".join(f"{_LABEL[k]} {v:g} %" for k, v in TYPICAL_SA_PCT.items()) + "; impulse taken as peak force)."
+                if gait.mode == "run" else
+                "A side is favoured for a load metric when the whole interval lies beyond the range of healthy "
+                "walkers: " + "; ".join(f"{_LABEL[k]} SI {v:.1f} % ({WALK_REFERENCE[k]})"
+                                         for k, v in WALK_LIMIT_SI_PCT.items()) + ". Force metrics count only when "
+                "the two insoles' gains were calibrated against each other.")
+             + f" Load metrics: {', '.join(_LABEL[k] for k in LOAD_METRICS)}."),
             ("Running/walking: drift",
              f"Indices per {gait.drift['window_s']:.0f}-s window (at least {o.drift.min_steps} steps per side), "
              f"least-squares slope with a moving-block bootstrap interval ({o.drift.block_windows} windows per block), "
