@@ -614,9 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--distance-km", type=_number("km", 0.0, 500.0, above=True), default=None, metavar="KM",
                    help="distance of the run: adds the asymmetry per km to the drift")
     a.add_argument("--json", action="store_true", help="the documented JSON object on stdout")
-    a.add_argument("--events", choices=("auto", "force-plate", "moticon"), default="auto",
-                   help="where initial contact and toe-off are placed: force-plate (20 N), moticon (as Moticon's "
-                        "gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
+    a.add_argument("--events", choices=("auto", "force-plate", "relative", "moticon"), default="auto",
+                   help="where initial contact and toe-off are placed: force-plate (20 N), relative (3 %% of each "
+                        "foot's own median peak: a gain difference between the insoles does not move them), moticon "
+                        "(as Moticon's gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
     a.set_defaults(func=cmd_analyze)
 
     st = sub.add_parser("steps", help="the per-step table of a run or walk")
@@ -624,9 +625,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--csv", action="store_true", required=True, help="as CSV on stdout")
     st.add_argument("--protocol", choices=("run", "walk", "auto"), default="auto")
     st.add_argument("--body-mass-kg", type=_BODY_MASS, default=None, metavar="KG")
-    st.add_argument("--events", choices=("auto", "force-plate", "moticon"), default="auto",
-                   help="where initial contact and toe-off are placed: force-plate (20 N), moticon (as Moticon's "
-                        "gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
+    st.add_argument("--events", choices=("auto", "force-plate", "relative", "moticon"), default="auto",
+                   help="where initial contact and toe-off are placed: force-plate (20 N), relative (3 %% of each "
+                        "foot's own median peak: a gain difference between the insoles does not move them), moticon "
+                        "(as Moticon's gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
     st.set_defaults(func=cmd_steps)
 
     r = sub.add_parser("report", help="the physiotherapist's PDF; several files of one person add the history")

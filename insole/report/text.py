@@ -194,9 +194,14 @@ def methods_text(standing: StandingResult | None, gait: GaitResult | None) -> li
         levels = "; ".join(f"{s}: on {v['on']:.0f} N, off {v['off']:.0f} N, initial contact at {v['event']:.0f} N, "
                            f"toe-off at {v['event_to']:.0f} N" for s, v in th.items() if v)
         convention = o.contact.convention.replace("_", "-")
-        where = ("where the force crosses {:g} N (at most {:g} % of body weight), the force-plate convention".format(
-            o.contact.event_level_n, 100 * o.contact.event_level_bw) if o.contact.convention == "force_plate" else
-            "at the fractions of the median peak force that the vendor's own gait report uses")
+        if o.contact.convention == "force_plate":
+            where = "where the force crosses {:g} N (at most {:g} % of body weight), the force-plate convention".format(
+                o.contact.event_level_n, 100 * o.contact.event_level_bw)
+        elif o.contact.convention == "relative":
+            where = ("at a fraction of each foot's own median stance peak above its own swing baseline (a gain "
+                     "difference between the insoles does not move the events)")
+        else:
+            where = "at the fractions of the median peak force that the vendor's own gait report uses"
         out += [
             ("Running/walking: contacts",
              f"Force re-zeroed in swing ({o.contact.baseline_percentile:g}th percentile of {o.contact.baseline_block_s:g}-s "
