@@ -614,8 +614,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--distance-km", type=_number("km", 0.0, 500.0, above=True), default=None, metavar="KM",
                    help="distance of the run: adds the asymmetry per km to the drift")
     a.add_argument("--json", action="store_true", help="the documented JSON object on stdout")
-    a.add_argument("--events", choices=("auto", "force-plate", "relative", "moticon"), default="auto",
-                   help="where initial contact and toe-off are placed: force-plate (20 N), relative (3 %% of each "
+    a.add_argument("--events", choices=("auto", "paired", "force-plate", "relative", "moticon"), default="auto",
+                   help="where initial contact and toe-off are placed: paired (the default for insole recordings: "
+                        "20 N shared out by each foot's own loading), force-plate (20 N on each foot), relative (3 %% of each "
                         "foot's own median peak: a gain difference between the insoles does not move them), moticon "
                         "(as Moticon's gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
     a.set_defaults(func=cmd_analyze)
@@ -625,8 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--csv", action="store_true", required=True, help="as CSV on stdout")
     st.add_argument("--protocol", choices=("run", "walk", "auto"), default="auto")
     st.add_argument("--body-mass-kg", type=_BODY_MASS, default=None, metavar="KG")
-    st.add_argument("--events", choices=("auto", "force-plate", "relative", "moticon"), default="auto",
-                   help="where initial contact and toe-off are placed: force-plate (20 N), relative (3 %% of each "
+    st.add_argument("--events", choices=("auto", "paired", "force-plate", "relative", "moticon"), default="auto",
+                   help="where initial contact and toe-off are placed: paired (the default for insole recordings: "
+                        "20 N shared out by each foot's own loading), force-plate (20 N on each foot), relative (3 %% of each "
                         "foot's own median peak: a gain difference between the insoles does not move them), moticon "
                         "(as Moticon's gait report: 6 %% / 10.5 %% of the peak), auto (the file's own; default)")
     st.set_defaults(func=cmd_steps)

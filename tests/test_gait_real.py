@@ -114,10 +114,13 @@ def test_events_agree_with_the_vendors_gait_report(name):
         assert np.abs(d_to).max() <= 2.5, d_to
 
 
-def test_force_plate_convention_is_the_default_for_our_own_insoles():
+def test_paired_convention_is_the_default_for_our_own_insoles():
+    """Our own insoles: the force plate's 20 N shared out by each foot's own
+    loading (a calibrated pair: about 20 N on both feet)."""
     rec = insole.load(HERE.parent / "recordings" / "run_example.insole")
     g = insole.analyze(rec).gait
-    assert g.options.contact.convention == "force_plate"
-    assert g.thresholds_n["left"]["event"] == pytest.approx(20.0)
+    assert g.options.contact.convention == "paired"
+    levels = [g.thresholds_n[s]["event"] for s in ("left", "right")]
+    assert sum(levels) / 2 == pytest.approx(20.0, rel=0.01)
     moticon = insole.analyze(insole.load(VENDOR / "230927_102231.txt"), protocol="walk").gait
     assert moticon.options.contact.convention == "moticon"

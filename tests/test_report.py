@@ -58,7 +58,7 @@ def test_full_report_pages_and_searchable_text(files, tmp_path):
     assert f"{st.phases[0].left_load_pct:.1f} %" in pages[0]
     # methods carry the parameters actually used
     assert f"initial contact at {g.thresholds_n['left']['event']:.0f} N" in pages[-1]
-    assert "event convention: force-plate" in pages[-1]
+    assert "event convention: paired" in pages[-1]
     assert "2000 replicates" in pages[-1]
     pngs = sorted(p.name for p in (tmp_path / "png").iterdir())
     assert "standing_load_share.png" in pngs and "gait_asymmetry.png" in pngs and "load_maps.png" in pngs

@@ -21,7 +21,10 @@ Two steps per foot:
    swing baseline, for both events: about the force plate's 20 N for a
    70-80 kg walker, but it follows each insole's own gain, so an
    uncalibrated gain difference between the two insoles is not read as a
-   contact-time asymmetry; :data:`DEFAULT_CONVENTION`).
+   contact-time asymmetry), or ``paired`` (the force plate's 20 N for the
+   pair, each foot's level scaled by its median peak over the two feet's
+   mean: a calibrated pair gets 20 N on both feet, an insole reading 20 %
+   high a level 20 % higher than its partner's; :data:`DEFAULT_CONVENTION`).
 3. Merge light pre-contacts: a touch that reaches the initial-contact level
    for at least ``on_hold_s`` (a toe tap, common in Parkinson's disease),
    is shorter than the shortest contact, starts after the previous contact's
@@ -62,11 +65,16 @@ EVENT_CONVENTIONS = {
     # each foot's own loading: 3 % of its median stance peak above its swing
     # baseline (the force is zeroed in swing before the levels are taken)
     "relative": {"ic_peak_frac": 0.03, "to_peak_frac": 0.03},
+    # the force plate's 20 N for the pair, shared out by each foot's own
+    # loading: each foot's level is 20 N x its median peak / the two feet's
+    # mean median peak (needs both feet: ``pair_peak_n``)
+    "paired": {"ic_peak_frac": None, "to_peak_frac": None, "paired": True},
 }
-#: the convention for a recording without one of its own (``auto``): levels
-#: relative to each foot's own loading, so that a gain difference between two
-#: uncalibrated insoles does not move one foot's events against the other's
-DEFAULT_CONVENTION = "relative"
+#: the convention for a recording without one of its own (``auto``): the force
+#: plate's 20 N shared out by each foot's own loading, so that a gain
+#: difference between two uncalibrated insoles does not move one foot's
+#: events against the other's, and a calibrated pair is at 20 N
+DEFAULT_CONVENTION = "paired"
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,7 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float = 0.0, mode: str = "run",
                     body_weight_n: float | None = None, options: ContactOptions | None = None,
-                    zeroed: bool = False) -> tuple[Contacts, np.ndarray]:
+                    zeroed: bool = False, pair_peak_n: float | None = None) -> tuple[Contacts, np.ndarray]:
     """Find one foot's contacts.
 
     Parameters
@@ -202,6 +210,10 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     options : ContactOptions, optional
     zeroed : bool
         The force is already zeroed (skip the swing baseline).
+    pair_peak_n : float, optional
+        ``paired`` convention: the mean of both feet's median stance peaks, N
+        (this foot's level is the force-plate level times its own median
+        peak over this; without it, the force-plate level).
 
     Returns
     -------
@@ -228,6 +240,8 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     if conv is None:
         raise ValueError(f"unknown event convention {o.convention!r}; use one of {', '.join(EVENT_CONVENTIONS)}")
     plate = o.event_level_n if body_weight_n is None else min(o.event_level_n, o.event_level_bw * body_weight_n)
+    if conv.get("paired") and pair_peak_n and peak > 0:
+        plate *= peak / pair_peak_n  # a foot whose insole reads high gets a proportionally higher level
     plate = min(plate, 0.9 * t_off)
     level_ic = conv["ic_peak_frac"] * peak if conv["ic_peak_frac"] else plate
     level_to = conv["to_peak_frac"] * peak if conv["to_peak_frac"] else plate

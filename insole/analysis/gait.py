@@ -14,7 +14,7 @@ from ..constants import FORCE, LEFT, RIGHT, SIDES, STANDARD_GRAVITY_M_S2
 from ..errors import InsoleError
 from ..model import Recording
 from .asymmetry import LOAD_METRICS, WALK_LIMIT_SI_PCT, MetricAsymmetry, metric_asymmetry
-from .contacts import EVENT_CONVENTIONS, ContactOptions, Contacts, detect_contacts
+from .contacts import DEFAULT_CONVENTION, EVENT_CONVENTIONS, ContactOptions, Contacts, detect_contacts
 from .drift import DriftOptions, SensorDrift, change_point, sensor_drift, trend, windowed_indices
 from .regions import RegionsResult, gait_regions
 from .steps import step_table, steady_mask
@@ -215,8 +215,10 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     o = options or GaitOptions()
     recording.require_both_feet("gait analysis")
     if o.contact.convention == "auto":
-        own = recording.meta.extra.get("event_convention", "force_plate")
-        o = replace(o, contact=replace(o.contact, convention=own if own in EVENT_CONVENTIONS else "force_plate"))
+        # a vendor's export keeps its vendor's convention; our own insoles: the force plate's 20 N shared out
+        # by each foot's own loading, so a gain difference between the insoles is not read as asymmetry
+        own = recording.meta.extra.get("event_convention", DEFAULT_CONVENTION)
+        o = replace(o, contact=replace(o.contact, convention=own if own in EVENT_CONVENTIONS else DEFAULT_CONVENTION))
     fs = recording.meta.sampling_rate_hz
     mass = body_mass_kg or recording.meta.body_mass_kg
     bw = mass * STANDARD_GRAVITY_M_S2 if mass else None
@@ -231,12 +233,19 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     contacts: dict[str, Contacts] = {}
     zeroed: dict[str, np.ndarray] = {}
     baselines: dict[str, np.ndarray] = {}
+    mode_ = protocol if protocol in ("run", "walk") else "run"
     for side in SIDES:
         raw = s[(side, FORCE)].to_numpy(dtype=np.float64)
-        contacts[side], zeroed[side] = detect_contacts(raw, sampling_rate_hz=fs, t0_s=float(t[0]),
-                                                       mode=protocol if protocol in ("run", "walk") else "run",
+        contacts[side], zeroed[side] = detect_contacts(raw, sampling_rate_hz=fs, t0_s=float(t[0]), mode=mode_,
                                                        body_weight_n=bw, options=o.contact)
         baselines[side] = raw - zeroed[side]
+    peaks = [c.thresholds_n.get("median_peak") for c in contacts.values()]
+    if EVENT_CONVENTIONS[o.contact.convention].get("paired") and all(p and p > 0 for p in peaks):
+        pair_peak = float(np.mean(peaks))  # each foot's levels follow its own loading (second pass, zeroed force)
+        for side in SIDES:
+            contacts[side], _ = detect_contacts(zeroed[side], sampling_rate_hz=fs, t0_s=float(t[0]), mode=mode_,
+                                                body_weight_n=bw, options=o.contact, zeroed=True,
+                                                pair_peak_n=pair_peak)
     steps = step_table(recording, contacts, zeroed, body_weight_n=bw)
     n_found = {side: int((steps["side"] == side).sum()) for side in SIDES}
     if min(n_found.values()) < 5:

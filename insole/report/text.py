@@ -194,7 +194,12 @@ def methods_text(standing: StandingResult | None, gait: GaitResult | None) -> li
         levels = "; ".join(f"{s}: on {v['on']:.0f} N, off {v['off']:.0f} N, initial contact at {v['event']:.0f} N, "
                            f"toe-off at {v['event_to']:.0f} N" for s, v in th.items() if v)
         convention = o.contact.convention.replace("_", "-")
-        if o.contact.convention == "force_plate":
+        if o.contact.convention == "paired":
+            where = ("where the force crosses the force plate's {:g} N (at most {:g} % of body weight) shared out by "
+                     "each foot's own loading: each foot's level is scaled by its median stance peak over the two "
+                     "feet's mean, so a gain difference between the insoles does not move one foot's events against "
+                     "the other's").format(o.contact.event_level_n, 100 * o.contact.event_level_bw)
+        elif o.contact.convention == "force_plate":
             where = "where the force crosses {:g} N (at most {:g} % of body weight), the force-plate convention".format(
                 o.contact.event_level_n, 100 * o.contact.event_level_bw)
         elif o.contact.convention == "relative":
