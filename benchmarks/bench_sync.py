@@ -22,11 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from insole.ble.virtual.pair import virtual_log_pair
 from insole.ble.virtual.run import run_virtual
 from insole.ble.virtual.state import VirtualPairState
-from insole.sync.keys import KeyStore
-from insole.sync.workflow import Reach, log_start, sync_pair
+from insole.sync.workflow import log_start, sync_pair, virtual_reach
 
 
 def one_run(minutes: float, link_kB_s: float, speed: float) -> dict:
@@ -35,9 +33,8 @@ def one_run(minutes: float, link_kB_s: float, speed: float) -> dict:
         out.mkdir()
         with VirtualPairState.open(folder) as state:
             async def connect(work, scale):
-                async with virtual_log_pair(state, time_scale=scale, link_kB_s=link_kB_s) as pair:
-                    return await work(Reach(keys=KeyStore(folder / "host"), backend=pair.backend,
-                                            host_clock_us=state.host_time_us, truth=state.truth_for))
+                async with virtual_reach(state, time_scale=scale, link_kB_s=link_kB_s) as reach:
+                    return await work(reach)
 
             asyncio.run(connect(lambda r: log_start(r, note={"protocol": "run"}), 1.0))
             t0 = time.perf_counter()

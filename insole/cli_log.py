@@ -41,14 +41,13 @@ async def _reach(args: argparse.Namespace) -> AsyncIterator[Any]:
     if not args.virtual:
         yield Reach(keys=KeyStore(config_dir()))
         return
-    from .ble.virtual.pair import virtual_log_pair
     from .ble.virtual.state import VirtualPairState
+    from .sync.workflow import virtual_reach
 
     with VirtualPairState.open(_state_dir(args)) as state:
-        async with virtual_log_pair(state, time_scale=getattr(args, "virtual_speed", 1.0),
-                                    link_kB_s=getattr(args, "virtual_link_kB_s", 120.0)) as pair:
-            yield Reach(keys=KeyStore(state.folder / "host"), backend=pair.backend, host_clock_us=state.host_time_us,
-                        truth=state.truth_for)
+        async with virtual_reach(state, time_scale=getattr(args, "virtual_speed", 1.0),
+                                 link_kB_s=getattr(args, "virtual_link_kB_s", 120.0)) as reach:
+            yield reach
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
@@ -92,16 +91,11 @@ def _virtual_run(args: argparse.Namespace, con: Any) -> None:
 
     t0 = time.perf_counter()
     with VirtualPairState.open(_state_dir(args)) as state:
-        run = run_virtual(state, minutes=args.virtual_run_min, asymmetry_pct=args.asymmetry_pct,
-                          fatigue_pp_per_10min=args.fatigue_pp_per_10min, seed=args.seed)
+        run_virtual(state, minutes=args.virtual_run_min, asymmetry_pct=args.asymmetry_pct,
+                    fatigue_pp_per_10min=args.fatigue_pp_per_10min, seed=args.seed)
     con.print(f"the virtual runner ran {args.virtual_run_min:g} min into both insoles' flash "
               f"(contact-time asymmetry {args.asymmetry_pct:+g} %, changing {args.fatigue_pp_per_10min:+g} pp per "
-              f"10 min; simulated in {time.perf_counter() - t0:.1f} s){_run_detail(run)}")
-
-
-def _run_detail(run: Any) -> str:
-    pages = getattr(run, "bytes_logged", None)
-    return f"; {sum(pages.values()) / 1e6:.1f} MB logged" if isinstance(pages, dict) else ""
+              f"10 min; simulated in {time.perf_counter() - t0:.1f} s)")
 
 
 def cmd_log_status(args: argparse.Namespace) -> int:

@@ -170,20 +170,16 @@ def _logged_run(out_dir: Path, *, time_scale: float, progress) -> tuple[Path, st
     import shutil
     import tempfile
 
-    from .ble.virtual.pair import virtual_log_pair
     from .ble.virtual.run import run_virtual
     from .ble.virtual.state import VirtualPairState
-    from .sync.keys import KeyStore
-    from .sync.workflow import Reach, log_start, sync_pair
+    from .sync.workflow import log_start, sync_pair, virtual_reach
 
     state_dir = Path(tempfile.mkdtemp(prefix=".virtual-insoles-", dir=out_dir))
     step = f"a {DEMO_LOGGED_RUN_MIN:g}-min run logged on the insoles, then synced"
     try:
         with VirtualPairState.open(state_dir) as state:
             async def connect_and(work):
-                async with virtual_log_pair(state, time_scale=time_scale) as pair:
-                    reach = Reach(keys=KeyStore(state_dir / "host"), backend=pair.backend,
-                                  host_clock_us=state.host_time_us, truth=state.truth_for)
+                async with virtual_reach(state, time_scale=time_scale) as reach:
                     return await work(reach)
 
             note = {"protocol": "run", "subject": DEMO_SUBJECT, "body_mass_kg": DEMO_BODY_MASS_KG}

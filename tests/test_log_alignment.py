@@ -15,11 +15,9 @@ import pytest
 from conftest import StepScenario
 
 import insole
-from insole.ble.virtual.pair import virtual_log_pair
 from insole.ble.virtual.run import run_virtual
 from insole.ble.virtual.state import VirtualPairState
-from insole.sync.keys import KeyStore
-from insole.sync.workflow import Reach, log_start, sync_pair
+from insole.sync.workflow import log_start, sync_pair, virtual_reach
 
 RUN_MIN = 120.0
 SAW_S = 1.0
@@ -28,9 +26,8 @@ SAW_S = 1.0
 def _log_and_sync(folder, out) -> list:
     with VirtualPairState.open(folder) as state:
         async def connect(work, scale):
-            async with virtual_log_pair(state, time_scale=scale) as pair:
-                return await work(Reach(keys=KeyStore(folder / "host"), backend=pair.backend,
-                                        host_clock_us=state.host_time_us, truth=state.truth_for))
+            async with virtual_reach(state, time_scale=scale) as reach:
+                return await work(reach)
 
         asyncio.run(connect(lambda r: log_start(r, note={"protocol": "run"}), 1.0))
         run_virtual(state, minutes=RUN_MIN, scenario=StepScenario(duration_s=RUN_MIN * 60 + 60, saw_period_s=SAW_S),

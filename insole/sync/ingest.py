@@ -23,7 +23,7 @@ from .. import __version__
 from ..constants import SIDES
 from ..errors import InsoleError, RecordingError
 from ..protocol.layout import decode_layout
-from ..protocol.log import DecodedLog, decode_log
+from ..protocol.log import DecodedLog, SessionHeader, decode_log
 from ..recording.store import SUFFIX, RecordingReader, RecordingWriter
 from ..signals.timebase import fit_logged_clocks
 
@@ -48,6 +48,8 @@ class LoggedSession:
     start_host_us, end_host_us : int
         The session's span on the host clock (Unix microseconds), from its
         sync points.
+    header : SessionHeader
+        The session's header page (rate, layout, device, host note).
     truth : dict, optional
         A virtual insole's simulated truth for this session.
     """
@@ -56,9 +58,24 @@ class LoggedSession:
     session_id: int
     image: bytes = field(repr=False)
     device: dict[str, Any] = field(repr=False)
-    start_host_us: int = 0
-    end_host_us: int = 0
+    start_host_us: int
+    end_host_us: int
+    header: SessionHeader = field(repr=False)
     truth: dict[str, Any] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_image(cls, side: str, session_id: int, image: bytes, *, device: dict[str, Any],
+                   truth: dict[str, Any] | None = None) -> "LoggedSession":
+        """A downloaded session, its span and header read from its pages once.
+
+        Raises
+        ------
+        RecordingError, ProtocolError
+            The image holds no samples, or is of a log format this host does
+            not know.
+        """
+        start_us, end_us, decoded = session_span_us(image)
+        return cls(side, session_id, image, device, start_us, end_us, decoded.header, truth)
 
     @property
     def serial(self) -> str:
@@ -142,10 +159,9 @@ def write_synced(path: str | os.PathLike, group: dict[str, LoggedSession]) -> Pa
     group : dict
         Side -> :class:`LoggedSession`.
     """
-    spans = {side: session_span_us(s.image) for side, s in group.items()}
-    origin_us = min(t0 for t0, _, _ in spans.values())
-    end_us = max(t1 for _, t1, _ in spans.values())
-    headers = {side: d.header for side, (_, _, d) in spans.items()}
+    origin_us = min(s.start_host_us for s in group.values())
+    end_us = max(s.end_host_us for s in group.values())
+    headers = {side: s.header for side, s in group.items()}
     note = next((h.note for h in headers.values() if h.note), {})
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
@@ -220,6 +236,6 @@ def _device(s: LoggedSession, header) -> dict[str, Any]:
     info.update({names.get(k, k): v for k, v in header.device.items() if v})
     try:
         info["layout"] = decode_layout(header.layout).to_dict()
-    except Exception as exc:  # the header's layout is unreadable: keep what the insole says now
+    except InsoleError as exc:  # the header's layout is unreadable: keep what the insole says now
         log.warning("%s: the session's layout is unreadable (%s); using the insole's present layout", s.side, exc)
     return info

@@ -25,13 +25,13 @@ from ..constants import RATE_CODES_HZ, SIDES
 from ..errors import InsoleError
 from ..paths import write_atomic
 from ..protocol.logctl import DEFAULT_IDLE_STOP_S, SessionEntry
-from .ingest import LoggedSession, holds_sessions, pair_sessions, recording_name, session_span_us, write_synced
+from .ingest import LoggedSession, holds_sessions, pair_sessions, recording_name, write_synced
 from .keys import KeyStore
 from .link import Download, LinkLost, LogLink
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Reach", "InsoleLogStatus", "claim_pair", "log_start", "log_status", "sync_pair", "SyncResult",
+__all__ = ["Reach", "virtual_reach", "InsoleLogStatus", "claim_pair", "log_start", "log_status", "sync_pair", "SyncResult",
            "PARTIAL_DIR"]
 
 #: where unfinished downloads wait inside the output folder
@@ -72,6 +72,29 @@ class Reach:
     host_clock_us: Callable[[], int] = _wall_clock_us
     scan_timeout_s: float = 10.0
     truth: Callable[[str, int], dict | None] | None = None
+
+
+@contextlib.asynccontextmanager
+async def virtual_reach(state: Any, *, time_scale: float = 1.0, link_kB_s: float = 120.0) -> AsyncIterator[Reach]:
+    """The virtual pair kept in ``state`` (a
+    :class:`~insole.ble.virtual.state.VirtualPairState`), powered on the
+    virtual radio for the block, as a :class:`Reach`: its bleak backend, the
+    virtual world's host clock, its simulated truth, and this host's keys
+    kept in the state folder (where a real host keeps them in its config
+    folder).
+
+    Parameters
+    ----------
+    time_scale : float
+        How much faster than real time the virtual insoles run.
+    link_kB_s : float
+        The modelled download throughput per insole at scale 1, kB/s.
+    """
+    from ..ble.virtual.pair import virtual_log_pair
+
+    async with virtual_log_pair(state, time_scale=time_scale, link_kB_s=link_kB_s) as pair:
+        yield Reach(keys=KeyStore(state.folder / "host"), backend=pair.backend, host_clock_us=state.host_time_us,
+                    truth=state.truth_for)
 
 
 @dataclass
@@ -390,13 +413,12 @@ async def _download_all(reach: Reach, feet: dict[str, _Foot], side: str, entries
                 feet[side] = await _reconnect(reach, feet[side])
         image = bytes(dl.data)
         _save_partial(path, image)
+        truth = reach.truth(side, e.session_id) if reach.truth else None
         try:
-            start_us, end_us, _ = session_span_us(image)
+            out.append(LoggedSession.from_image(side, e.session_id, image, device=feet[side].device, truth=truth))
         except InsoleError as exc:  # ProtocolError and RecordingError are InsoleErrors
             raise InsoleError(f"the {side} insole's session {e.session_id} cannot be read ({exc}); nothing was "
                               "erased on the insoles") from None
-        truth = reach.truth(side, e.session_id) if reach.truth else None
-        out.append(LoggedSession(side, e.session_id, image, feet[side].device, start_us, end_us, truth))
     return out
 
 
