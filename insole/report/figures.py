@@ -282,12 +282,19 @@ def asymmetry_figure(gait: "GaitResult", *, ax: Axes | None = None, figsize: tup
                      title: str | None = None) -> Figure:
     """Each metric's symmetry angle with its 95 % interval, against the band of
     typical healthy runners (+-1x typical, light) and the verdict limit (+-2x,
-    lighter). Right of zero: the right side is larger."""
+    lighter), or for a walk the range of healthy walkers (the verdict limit).
+    Right of zero: the right side is larger."""
     fig, ax = _new_axes(ax, figsize)
+    from ..analysis.asymmetry import si_to_sa_pct
+
     items = [(k, a) for k, a in gait.asymmetry.items() if a.sa_pct is not None]
+    walk_limits = gait.mode == "walk" and any(a.bound_si_pct is not None for _, a in items)
     for i, (k, a) in enumerate(items):
         y = len(items) - 1 - i
-        if a.typical_sa_pct:
+        if walk_limits and a.bound_si_pct is not None:  # healthy walkers' range: the verdict limit itself
+            lim = si_to_sa_pct(a.bound_si_pct)
+            ax.fill_betweenx([y - 0.35, y + 0.35], -lim, lim, color="#4daf4a", alpha=0.15, lw=0)
+        elif a.typical_sa_pct:
             lim = gait.options.favour_factor * a.typical_sa_pct
             ax.fill_betweenx([y - 0.35, y + 0.35], -lim, lim, color="#4daf4a", alpha=0.10, lw=0)
             ax.fill_betweenx([y - 0.35, y + 0.35], -a.typical_sa_pct, a.typical_sa_pct, color="#4daf4a",
@@ -300,11 +307,15 @@ def asymmetry_figure(gait: "GaitResult", *, ax: Axes | None = None, figsize: tup
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set_yticks(range(len(items)))
     ax.set_yticklabels([_METRIC_LABELS[k] for k, _ in reversed(items)], fontsize=8)
-    reach = max([abs(v) for _, a in items for v in (*a.ci95_sa_pct, 2 * (a.typical_sa_pct or 0))] + [1.0])
+    bands = [si_to_sa_pct(a.bound_si_pct) if walk_limits and a.bound_si_pct is not None
+             else 2 * (a.typical_sa_pct or 0) for _, a in items]
+    reach = max([abs(v) for _, a in items for v in a.ci95_sa_pct] + bands + [1.0])
     ax.set_xlim(-reach * 1.35, reach * 1.35)
     ax.set_xlabel("symmetry angle (%): + = right larger, - = left larger")
-    ax.text(0.0, -0.32, "shaded: typical healthy runners (Girard et al. 2019), lighter: twice that (verdict limit)",
-            transform=ax.transAxes, fontsize=7, color="0.35")
+    caption = ("shaded: the range of healthy walkers (the verdict limit; see the methods page for sources)"
+               if walk_limits else
+               "shaded: typical healthy runners (Girard et al. 2019), lighter: twice that (verdict limit)")
+    ax.text(0.0, -0.32, caption, transform=ax.transAxes, fontsize=7, color="0.35")
     if title:
         ax.set_title(title, fontsize=10)
     return fig

@@ -203,7 +203,7 @@ def _write_pdf(path: Path, recordings: list[Recording], results: list[AnalysisRe
                        "symmetrical. Each verdict below compares the difference with the typical variation of "
                        "healthy people and with its own 95 % confidence interval.", size=9.5, color="0.25")
         y = _table(fig, y - 0.01, key_numbers(standing, gait), ["measure", "value", "95 % CI", "typical", "verdict"],
-                   [0.38, 0.14, 0.16, 0.12, 0.16])
+                   [0.34, 0.10, 0.13, 0.17, 0.14])
         level, sentence = quality_verdict([rec for rec, _ in cur.items], [gait])
         y = _paragraph(fig, y - 0.02, sentence, size=10, color=_QUALITY_COLOURS[level], weight="bold")
         if len(sessions) > 1:
