@@ -136,7 +136,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     check_output(args.output, force=args.force)
     scenario = make_scenario(args.scenario, duration_s=args.duration, asymmetry_pct=args.asymmetry_pct,
                              seed=args.seed, body_mass_kg=args.body_mass_kg,
-                             fatigue_pp_per_10min=args.fatigue_pp_per_10min, region_bias=args.region_bias)
+                             fatigue_pp_per_10min=args.fatigue_pp_per_10min, region_bias=args.region_bias,
+                             shoe=args.shoe, preload_n=args.preload_n)
     insoles = default_insoles(sampling_rate_hz=args.rate, seed=args.seed, drop_pct=args.loss_pct)
     with _progress("simulate") as prog:
         task = prog.add_task(f"simulating {args.scenario}" + (" (real time)" if args.realtime else ""),
@@ -591,6 +592,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--region-bias", type=_region_bias, default=None, metavar="SIDE:REGION=F[,REGION=F]",
                    help="more (F > 1) or less load on regions of one foot, e.g. right:forefoot=1.3,lateral=1.2 "
                         "(regions: heel, midfoot, forefoot, toes, medial, lateral; repeatable per side with ';')")
+    s.add_argument("--shoe", choices=("bare", "laced"), default="bare",
+                   help="what the insoles read besides the load: bare (nothing) or laced (a laced shoe's preload of "
+                        "350 N with the foot in the air, sensors that release slowly, a bump in mid-swing, laces "
+                        "that settle); default bare")
+    s.add_argument("--preload-n", type=_number("N", 0.0, 1500.0), default=None, metavar="N",
+                   help="force the insoles read with the foot in the air, N (sets the laced shoe's preload)")
     s.add_argument("--seed", type=_number("", 0, 2**32 - 1, integer=True), default=0)
     s.add_argument("--rate", type=int, default=200, choices=(50, 100, 200), help="sampling rate, Hz")
     s.add_argument("--body-mass-kg", type=_BODY_MASS, default=70.0, metavar="KG")

@@ -296,7 +296,7 @@ def test_gait_steps_alternate_and_events_are_exact(run):
 
 
 def test_gait_contact_and_flight_times(run, walk):
-    for scn, ct_set, cadence in ((run, 0.25, 170.0), (walk, 0.62, 110.0)):
+    for scn, ct_set, cadence in ((run, 0.25, 170.0), (walk, 0.67, 110.0)):
         truth = scn.truth()
         steps = truth["steps"]
         ct = np.array(steps["contact_time_s"])

@@ -33,16 +33,28 @@ Two steps per foot:
    first touch (up to three taps in a row). A touch further from the next
    contact (a scuff in mid-swing) is not a step and changes nothing.
 
+4. Toe-off from the unloading edge, for a foot whose sensor lets go slowly:
+   force-sensitive resistors release a load over tens of ms, and the
+   crossing of a low level then comes that much late. Such a foot still
+   reads more than 30 % of the toe-off level 20-60 ms after the crossing
+   (median over its contacts; a clean force is back at its baseline). Its
+   toe-off is where the line through the last downward crossings of 25 %
+   and 10 % of its median peak reaches the toe-off level, when that is
+   earlier than the crossing (never for the vendor conventions, which keep
+   the vendor's events).
+
 Before detection the force is re-zeroed in swing: the baseline is a low
 percentile of the force in consecutive blocks (the foot is in the air for a
-good part of every block), so a creeping sensor baseline does not shift the
-events. Everything is vectorised over samples; the only loops are over a
-handful of thresholds.
+good part of every block), however high it is (an insole laced into a shoe
+reads hundreds of newtons in the air), so a creeping sensor baseline does
+not shift the events either. Everything is vectorised over samples; the only
+loops are over a handful of thresholds.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +73,7 @@ EVENT_CONVENTIONS = {
     # fractions of the median peak on the vendor's own test recordings
     # (moticon-opengo 1.0.3 tests/testdata: 42 steps, IC within 0.8 samples,
     # TO within 1.6 samples at 100 Hz)
-    "moticon": {"ic_peak_frac": 0.06, "to_peak_frac": 0.105},
+    "moticon": {"ic_peak_frac": 0.06, "to_peak_frac": 0.105, "edge": False},
     # each foot's own loading: 3 % of its median stance peak above its swing
     # baseline (the force is zeroed in swing before the levels are taken)
     "relative": {"ic_peak_frac": 0.03, "to_peak_frac": 0.03},
@@ -110,6 +122,19 @@ class ContactOptions:
         Longest gap, s, between a light touch (toe tap) and the contact it
         leads into for the touch to be merged into that contact (initial
         contact at the touch); 0 = never merge.
+    edge_fracs : (float, float) or None
+        Toe-off from the unloading edge: the line through the last downward
+        crossings of these two fractions of the median peak, extended to the
+        toe-off level, when that comes before the force itself crosses the
+        level (a sensor that releases slowly); None = the crossing itself.
+        Vendor conventions never use it.
+    tail_window_s : (float, float)
+        Where the slow release is looked for: this long after the toe-off
+        level's crossing, s.
+    tail_frac : float
+        The foot releases slowly (and toe-off comes from the edge) when its
+        median reading in ``tail_window_s`` exceeds this fraction of the
+        toe-off level; a clean force is back at its swing baseline by then.
     """
 
     on_min_n: float = 20.0
@@ -123,6 +148,9 @@ class ContactOptions:
     baseline_block_s: float = 2.0
     baseline_percentile: float = 10.0
     precontact_gap_s: float = 0.1
+    edge_fracs: tuple[float, float] | None = (0.25, 0.10)
+    tail_window_s: tuple[float, float] = (0.02, 0.06)
+    tail_frac: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -150,18 +178,41 @@ class Contacts:
 
 
 def swing_baseline(force_n: np.ndarray, *, sampling_rate_hz: float, block_s: float = 2.0,
-                   percentile: float = 10.0, max_n: float | None = None) -> np.ndarray:
-    """The force's baseline, as a low percentile of consecutive blocks.
+                   percentile: float = 10.0, min_range_frac: float = 0.3, max_base_frac: float = 0.2) -> np.ndarray:
+    """The force's swing baseline, as a low percentile of consecutive blocks.
 
     In walking and running each foot is in the air for 35-70 % of the time,
-    so the low percentile of a block of a few strides is swing. Blocks whose
-    percentile exceeds ``max_n`` (the foot never left the ground: standing)
-    borrow their neighbours' baseline.
+    so the low percentile of a block of a few strides is swing, however high
+    it is: an insole laced into a shoe reads hundreds of newtons with the
+    foot in the air (SCIENCE.md, "What real insoles do"). A block counts as
+    gait when its force spans at least ``min_range_frac`` of the foot's own
+    range (its 99th minus its 1st percentile over the whole recording) and
+    its low percentile lies within ``max_base_frac`` of that range above the
+    foot's lowest reading; other blocks (the foot never left the ground: a
+    stop, or standing for part of the block) borrow their neighbours'
+    baseline.
+
+    Parameters
+    ----------
+    force_n : numpy.ndarray
+        The foot's total force on a uniform grid, N (NaN in gaps).
+    sampling_rate_hz : float
+    block_s : float
+        Block length, s.
+    percentile : float
+        Percentile of each block taken as its baseline, %.
+    min_range_frac : float
+        Smallest spread of a gait block (95th minus ``percentile``-th
+        percentile), as a fraction of the foot's range.
+    max_base_frac : float
+        Highest baseline of a gait block above the foot's 1st percentile, as
+        a fraction of its range.
 
     Returns
     -------
     numpy.ndarray
-        Baseline per sample, N (linear between block centres).
+        Baseline per sample, N (linear between block centres; 0 when no block
+        looks like gait).
     """
     f = np.asarray(force_n, dtype=np.float64)
     n = f.size
@@ -172,13 +223,20 @@ def swing_baseline(force_n: np.ndarray, *, sampling_rate_hz: float, block_s: flo
     blocks = padded.reshape(n_blocks, m)
     count = np.isfinite(blocks).sum(axis=1)
     enough = count >= m // 4
-    # percentile of each block's finite values: NaN sorts last, pick by rank
+    # percentiles of each block's finite values: NaN sorts last, pick by rank
     ordered = np.sort(blocks, axis=1)
-    rank = np.clip(np.round(percentile / 100.0 * (count - 1)).astype(np.int64), 0, m - 1)
-    base = ordered[np.arange(n_blocks), rank]
+    rows = np.arange(n_blocks)
+
+    def at(q: float) -> np.ndarray:
+        return ordered[rows, np.clip(np.round(q / 100.0 * (count - 1)).astype(np.int64), 0, m - 1)]
+
+    base = at(percentile)
     ok = enough & np.isfinite(base)
-    if max_n is not None:
-        ok &= base <= max_n
+    if not ok.any():
+        return np.zeros(n)
+    lo, hi = np.nanpercentile(f, [1.0, 99.0])
+    # gait: the block spans much of the foot's range, and its low percentile is near the foot's lowest
+    ok &= ((at(95.0) - base) >= min_range_frac * (hi - lo)) & ((base - lo) <= max_base_frac * (hi - lo))
     centres = (np.arange(n_blocks) + 0.5) * m
     if not ok.any():
         return np.zeros(n)
@@ -231,7 +289,8 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     hi = float(np.nanpercentile(f, 99))
     if not zeroed:
         f = f - swing_baseline(f, sampling_rate_hz=fs, block_s=o.baseline_block_s,
-                               percentile=o.baseline_percentile, max_n=0.2 * hi)
+                               percentile=o.baseline_percentile)
+        hi = float(np.nanpercentile(f, 99))
     # pass 1 with a rough threshold gives the median peak; pass 2 uses the guide levels
     peak = _median_peak(f, 0.2 * hi, fs)
     t_on = max(o.on_min_n, o.on_peak_frac * peak)
@@ -293,13 +352,18 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
                               gap=int(round(o.precontact_gap_s * fs)))
     ic = t0_s + (k_ic - 1 + _frac(f[k_ic - 1], f[k_ic], level_ic)) / fs
     to = t0_s + (k_to + _frac(f[k_to], f[k_to + 1], level_to)) / fs
+    tail_n = _release_tail_n(f, k_to, fs=fs, window_s=o.tail_window_s)
+    from_edge = bool(o.edge_fracs and conv.get("edge", True) and tail_n > o.tail_frac * level_to)
+    if from_edge:
+        to = np.minimum(to, t0_s + _edge_toe_off(f, k_ic, k_to, levels=tuple(x * peak for x in o.edge_fracs),
+                                                 level=level_to) / fs)
     keep = (to - ic) >= min_contact
     # two contacts merged by the crossings (the dip between them never fell below the low level)
     keep[1:] &= a0[1:] >= e0[:-1]
     starts, ends = k_ic, k_to + 1
     c = Contacts(ic_s=ic[keep], to_s=to[keep], start=starts[keep], end=ends[keep],
                  thresholds_n={"on": t_on, "off": t_off, "event": level_ic, "event_to": level_to,
-                               "median_peak": peak})
+                               "median_peak": peak, "release_tail": tail_n, "toe_off_from_edge": float(from_edge)})
     return c, f
 
 
@@ -343,6 +407,73 @@ def _merge_precontacts(f: np.ndarray, k_ic: np.ndarray, k_to: np.ndarray, *, lev
             break
         k = np.where(ok, r_s[pp], k)
     return k
+
+
+def _edge_toe_off(f: np.ndarray, k_ic: np.ndarray, k_to: np.ndarray, *, levels: tuple[float, float],
+                  level: float) -> np.ndarray:
+    """Toe-off from each contact's unloading edge, in samples (fractional).
+
+    A force-sensitive resistor lets go of a load slowly: after the real
+    unloading its reading decays over tens of ms (SCIENCE.md, "What real
+    insoles do"), and the crossing of a low level comes late. The unloading
+    edge itself is steep and nearly straight in its lower part, so the line
+    through its last downward crossings of ``levels`` (high, low), extended
+    down to ``level``, is where the load would have crossed it without the
+    tail. On a clean force the two agree within a millisecond.
+
+    Parameters
+    ----------
+    f : numpy.ndarray
+        Zeroed force, N (NaN in gaps).
+    k_ic, k_to : numpy.ndarray
+        Each contact's first sample at the initial-contact level and last at
+        the toe-off level.
+    levels : (float, float)
+        The two levels the edge is taken between, N (high, then low).
+    level : float
+        The toe-off level, N.
+
+    Returns
+    -------
+    numpy.ndarray
+        Fractional sample of toe-off per contact (inf where the edge is not
+        usable: not crossed, flat, or a low level at or below ``level``).
+    """
+    hi, lo = levels
+    out = np.full(k_ic.size, np.inf)
+    if lo <= level or hi <= lo or k_ic.size == 0:
+        return out
+    idx = np.arange(f.size)
+    cross = []
+    for lv in (hi, lo):
+        with np.errstate(invalid="ignore"):
+            last = np.maximum.accumulate(np.where(f >= lv, idx, -1))[k_to]
+        nxt = np.minimum(last + 1, f.size - 1)
+        cross.append(np.where(last >= k_ic, last + _frac(f[np.maximum(last, 0)], f[nxt], lv), np.nan))
+    k_hi, k_lo = cross
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (hi - lo) / (k_lo - k_hi)  # N per sample, > 0 on a falling edge
+        est = k_lo + (lo - level) / slope
+    ok = np.isfinite(est) & (slope > 0)
+    out[ok] = est[ok]
+    return out
+
+
+def _release_tail_n(f: np.ndarray, k_to: np.ndarray, *, fs: float, window_s: tuple[float, float]) -> float:
+    """Median over contacts of the mean zeroed force ``window_s`` after the
+    toe-off level's crossing, N (about 0 for a clean force; tens of N for a
+    sensor that lets go slowly)."""
+    if k_to.size == 0:
+        return 0.0
+    a, b = (max(1, int(round(w * fs))) for w in window_s)
+    rows = k_to[:, None] + np.arange(a, max(a + 1, b))[None, :]
+    ok = rows < f.size
+    vals = np.where(ok, f[np.minimum(rows, f.size - 1)], np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a contact at the very end: all NaN
+        per = np.nanmean(vals, axis=1)
+    per = per[np.isfinite(per)]
+    return float(np.median(per)) if per.size else 0.0
 
 
 def _frac(a: np.ndarray, b: np.ndarray, level: float) -> np.ndarray:

@@ -33,13 +33,14 @@ import pandas as pd
 from ..constants import COP_X, COP_Y, LEFT, RIGHT, SENSOR_CHANNELS, SIDES
 from ..model import Recording
 from ..protocol.layout import SensorLayout
-from ..signals.forces import layout_for
+from ..signals.forces import NO_LOAD_N, force_and_cop, layout_for
 from .stats import block_bootstrap_sums, percentile_ci
 
 log = logging.getLogger(__name__)
 
 __all__ = ["REGION_BOUNDS_PCT", "REGION_KEYS", "CELL_KEYS", "MIN_DIFFERENCE_PP", "FootRegions", "RegionDifference",
-           "RegionsResult", "region_weights", "sensor_forces", "stance_rows", "stance_impulses", "regional_shares",
+           "RegionsResult", "region_weights", "sensor_forces", "swing_zeroed_kpa", "gait_pressures_kpa", "stance_rows",
+           "stance_impulses", "regional_shares",
            "regions_from_units", "gait_regions", "standing_regions", "describe_differences", "cop_through_stance"]
 
 #: regions along the foot, % of the insole length from the back of the heel (lower bound inclusive)
@@ -274,8 +275,17 @@ def describe_differences(feet: dict[str, FootRegions], diffs: dict[str, RegionDi
 
 # --- from a recording ----------------------------------------------------------------------------
 
-def sensor_forces(recording: Recording, side: str) -> tuple[SensorLayout, np.ndarray] | None:
+def sensor_forces(recording: Recording, side: str, *, pressure_kpa: np.ndarray | None = None
+                  ) -> tuple[SensorLayout, np.ndarray] | None:
     """The foot's layout and each sensor's force, N (``pressure_kpa * area_mm2 / 1000``).
+
+    Parameters
+    ----------
+    recording : Recording
+    side : str
+    pressure_kpa : numpy.ndarray, optional
+        The foot's pressures to use (e.g. :func:`gait_pressures_kpa`), kPa;
+        default the recording's own.
 
     Returns
     -------
@@ -287,8 +297,90 @@ def sensor_forces(recording: Recording, side: str) -> tuple[SensorLayout, np.nda
     if not all(c in recording.samples.columns for c in cols):
         return None
     layout = layout_for(recording.meta, side)
-    p = recording.samples[cols].to_numpy(dtype=np.float64)
+    p = recording.samples[cols].to_numpy(dtype=np.float64) if pressure_kpa is None else pressure_kpa
     return layout, p * (np.asarray(layout.area_mm2, dtype=np.float64) / 1000.0)
+
+
+def swing_zeroed_kpa(pressure_kpa: np.ndarray, swing: np.ndarray, *, sampling_rate_hz: float, block_s: float = 4.0,
+                     percentile: float = 25.0, min_swing_frac: float = 0.1) -> np.ndarray:
+    """Each sensor's pressure minus what it reads with the foot in the air.
+
+    An insole laced into a shoe reads a preload in swing (hundreds of
+    newtons over the whole foot, unevenly spread), which would otherwise
+    count as load in every region share and pull the gait line toward the
+    laced part of the foot. Each sensor's baseline is a low percentile of its
+    swing samples in consecutive blocks, linear between block centres;
+    blocks with too few swing samples (a stop) borrow their neighbours'.
+    The result is clipped at 0.
+
+    Parameters
+    ----------
+    pressure_kpa : numpy.ndarray
+        ``(n_samples, n_sensors)`` pressures, kPa (NaN: missing).
+    swing : numpy.ndarray
+        bool ``(n_samples,)``: the foot is in the air.
+    sampling_rate_hz : float
+    block_s : float
+        Block length, s.
+    percentile : float
+        Percentile of each block's swing samples taken as the baseline, %
+        (low enough to miss the slow release after toe-off and a bump in
+        mid-swing).
+    min_swing_frac : float
+        A block needs at least this share of swing samples.
+
+    Returns
+    -------
+    numpy.ndarray
+        Zeroed pressures, kPa, same shape (unchanged when no block has
+        enough swing).
+    """
+    p = np.asarray(pressure_kpa, dtype=np.float64)
+    n, k = p.shape
+    m = max(1, int(round(block_s * sampling_rate_hz)))
+    n_blocks = -(-n // m)
+    padded = np.full((n_blocks * m, k), np.nan)
+    padded[:n] = np.where(np.asarray(swing, dtype=bool)[:, None], p, np.nan)
+    blocks = padded.reshape(n_blocks, m, k)
+    ok = np.isfinite(blocks[:, :, 0]).sum(axis=1) >= max(1.0, min_swing_frac * m)
+    if not ok.any():
+        return p
+    base = np.nanpercentile(blocks[ok], percentile, axis=1)  # (n_ok, k)
+    centres = ((np.arange(n_blocks) + 0.5) * m)[ok]
+    rows = np.arange(n)
+    baseline = np.column_stack([np.interp(rows, centres, base[:, j]) for j in range(k)])
+    return np.maximum(p - baseline, 0.0)
+
+
+def gait_pressures_kpa(recording: Recording, steps: pd.DataFrame, side: str) -> np.ndarray | None:
+    """One foot's sensor pressures zeroed in its swing phases, kPa.
+
+    Parameters
+    ----------
+    recording : Recording
+    steps : pandas.DataFrame
+        The step table; every step of the side (kept or not) marks stance.
+    side : str
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n_samples, 16)``; None without per-sensor pressures.
+    """
+    cols = [(side, ch) for ch in SENSOR_CHANNELS]
+    s = recording.samples
+    if not all(c in s.columns for c in cols):
+        return None
+    t = s.index.to_numpy(dtype=np.float64)
+    mine = steps[steps["side"] == side]
+    a = np.searchsorted(t, mine["ic_s"].to_numpy(dtype=np.float64))
+    b = np.searchsorted(t, mine["to_s"].to_numpy(dtype=np.float64), side="right")
+    depth = np.zeros(t.size + 1, dtype=np.int64)
+    np.add.at(depth, a, 1)
+    np.add.at(depth, b, -1)
+    swing = np.cumsum(depth[:-1]) == 0
+    return swing_zeroed_kpa(s[cols].to_numpy(dtype=np.float64), swing,
+                            sampling_rate_hz=recording.meta.sampling_rate_hz)
 
 
 def stance_rows(time_s: np.ndarray, steps: pd.DataFrame, side: str) -> tuple[np.ndarray, np.ndarray]:
@@ -353,7 +445,7 @@ def gait_regions(recording: Recording, steps: pd.DataFrame, *, n_boot: int = 200
     fs = recording.meta.sampling_rate_hz
     units, layouts = {}, {}
     for side in SIDES:
-        got = sensor_forces(recording, side)
+        got = sensor_forces(recording, side, pressure_kpa=gait_pressures_kpa(recording, steps, side))
         if got is None:
             continue
         layouts[side], f = got
@@ -401,10 +493,14 @@ def cop_through_stance(recording: Recording, steps: pd.DataFrame, side: str, *,
                        n_points: int = 101) -> tuple[np.ndarray, np.ndarray] | None:
     """The COP of each kept step at 0-100 % of its stance (the gait line).
 
+    From the sensor pressures zeroed in swing (:func:`gait_pressures_kpa`)
+    when the recording has them, so a shoe's preload does not pull the line
+    toward the laced part of the foot; else from the recording's COP.
+
     Parameters
     ----------
     recording : Recording
-        Its ``cop_x_mm`` / ``cop_y_mm`` (foot frame, mm).
+        Its sensor pressures, or its ``cop_x_mm`` / ``cop_y_mm`` (foot frame, mm).
     steps : pandas.DataFrame
     side : str
     n_points : int
@@ -417,7 +513,14 @@ def cop_through_stance(recording: Recording, steps: pd.DataFrame, side: str, *,
         undefined); None without COP columns or kept steps.
     """
     s = recording.samples
-    if (side, COP_X) not in s.columns or (side, COP_Y) not in s.columns:
+    zeroed = gait_pressures_kpa(recording, steps, side)
+    if zeroed is not None:
+        lay = layout_for(recording.meta, side)
+        _, cx, cy = force_and_cop(zeroed, x_mm=lay.x_mm, y_mm=lay.y_mm, area_mm2=lay.area_mm2, min_force_n=NO_LOAD_N)
+        cop = {COP_X: cx.astype(np.float64), COP_Y: cy.astype(np.float64)}
+    elif (side, COP_X) in s.columns and (side, COP_Y) in s.columns:
+        cop = {ch: s[(side, ch)].to_numpy(dtype=np.float64) for ch in (COP_X, COP_Y)}
+    else:
         return None
     start, end = stance_rows(s.index.to_numpy(dtype=np.float64), steps, side)
     if start.size == 0:
@@ -426,8 +529,5 @@ def cop_through_stance(recording: Recording, steps: pd.DataFrame, side: str, *,
     i = np.floor(pos).astype(np.int64)
     j = np.minimum(i + 1, len(s) - 1)
     w = pos - i
-    out = []
-    for ch in (COP_X, COP_Y):
-        v = s[(side, ch)].to_numpy(dtype=np.float64)
-        out.append(v[i] * (1.0 - w) + v[j] * w)
+    out = [cop[ch][i] * (1.0 - w) + cop[ch][j] * w for ch in (COP_X, COP_Y)]
     return out[0], out[1]

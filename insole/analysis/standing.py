@@ -343,7 +343,7 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
             sway=_sway(ml[sel], ap[sel], rate),
             sway_feet={side: _sway(feet[side][sel, 0], feet[side][sel, 1], rate) for side in SIDES},
             replicates=reps,
-            regions=standing_regions(recording, stretches_s=[(p.start_s + o.settle_s, p.end_s)], n_boot=o.n_boot,
+            regions=standing_regions(rec, stretches_s=[(p.start_s + o.settle_s, p.end_s)], n_boot=o.n_boot,
                                      block_s=o.block_s, seed=o.seed),
         ))
         pooled_sums.append(sums)

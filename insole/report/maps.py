@@ -32,9 +32,10 @@ from scipy.interpolate import PchipInterpolator, RBFInterpolator
 from ..constants import LEFT, RIGHT, SENSOR_CHANNELS, SIDE_COLOURS, SIDES
 from ..model import Recording
 from ..protocol.layout import SensorLayout
+from ..signals.calibrate import subtract_baselines, unloaded_baselines
 from ..signals.forces import layout_for
 from ..analysis.regions import (MIN_DIFFERENCE_PP, REGION_BOUNDS_PCT, REGION_KEYS, RegionsResult, cop_through_stance,
-                                gait_regions, stance_rows, standing_regions)
+                                gait_pressures_kpa, gait_regions, stance_rows, standing_regions)
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,13 @@ def _outline_layout(recording: Recording) -> SensorLayout:
 
 
 def _maps_data(recording: Recording, gait, standing):
-    """Per side: layout, mean and peak pressure per sensor; and the regions result."""
+    """Per side: layout, mean and peak pressure per sensor; and the regions result.
+
+    Pressures are zeroed first (a shoe's preload is not load): in swing for
+    a walk or run, with the foot lifted for a standing test.
+    """
+    if gait is None:
+        recording = subtract_baselines(recording, unloaded_baselines(recording))
     s = recording.samples
     t = s.index.to_numpy(dtype=np.float64)
     per_side = {}
@@ -293,6 +300,7 @@ def _maps_data(recording: Recording, gait, standing):
             continue
         p = s[cols].to_numpy(dtype=np.float64)
         if gait is not None:
+            p = gait_pressures_kpa(recording, gait.steps, side)  # a shoe's preload is not load
             start, end = stance_rows(t, gait.steps, side)
             per_side[side] = (layout_for(recording.meta, side), *sensor_means_and_peaks(p, start, end))
         else:

@@ -210,10 +210,12 @@ def methods_text(standing: StandingResult | None, gait: GaitResult | None) -> li
         out += [
             ("Running/walking: contacts",
              f"Force re-zeroed in swing ({o.contact.baseline_percentile:g}th percentile of {o.contact.baseline_block_s:g}-s "
-             f"blocks). Hysteresis: on above max({o.contact.on_min_n:g} N, {100 * o.contact.on_peak_frac:g} % of the "
-             f"median peak) held {1000 * o.contact.on_hold_s:g} ms, off below {100 * o.contact.off_peak_frac:g} % of "
+             "blocks that span the foot's own range, however high: a laced shoe's preload is not load; each sensor "
+             f"likewise, for the regional shares, maps and gait line). Hysteresis: on above max("
+             f"{o.contact.on_min_n:g} N, {100 * o.contact.on_peak_frac:g} % of the median peak) held "
+             f"{1000 * o.contact.on_hold_s:g} ms, off below {100 * o.contact.off_peak_frac:g} % of "
              f"it; initial contact and toe-off {where} (event convention: {convention}), interpolated between "
-             f"samples. Levels used: {levels}."),
+             f"samples. Levels used: {levels}. " + _edge_text(o.contact, th)),
             ("Running/walking: steps",
              "contact = TO - IC; flight = next IC of the other foot - TO; step, stride, duty factor; peak force; "
              "impulse = integral of F over stance; loading rate = mean slope 20-80 % of the impact peak (or 3-12 % of "
@@ -239,3 +241,19 @@ def methods_text(standing: StandingResult | None, gait: GaitResult | None) -> li
              f"{o.drift.identity_limit_pct:g} %."),
         ]
     return out
+
+
+def _edge_text(contact, thresholds: dict) -> str:
+    """The methods sentence on toe-off from the unloading edge (slowly releasing sensors)."""
+    if not contact.edge_fracs or contact.convention == "moticon":
+        return ""
+    hi, lo = (100 * f for f in contact.edge_fracs)
+    used = [s for s, v in thresholds.items() if v and v.get("toe_off_from_edge")]
+    a, b = (1000 * w for w in contact.tail_window_s)
+    return (f"A foot whose sensor lets go slowly (still above {100 * contact.tail_frac:g} % of the toe-off level "
+            f"{a:g}-{b:g} ms after crossing it, median over its contacts) gets its toe-off where the line through the "
+            f"last crossings of {hi:g} % and {lo:g} % of its median peak reaches the toe-off level, if that is "
+            "earlier: the slow tail is the sensor, not the load. "
+            + (f"Used here for the {' and '.join(used)} foot." if used else "Not needed here: no foot's sensor "
+               "released slowly."))
+

@@ -58,7 +58,7 @@ logger = logging.getLogger("insole")
 _MODES = ("run", "walk")
 _STRIKES = ("rearfoot", "midfoot", "forefoot")
 _DEFAULT_CADENCE_SPM = {"run": 170.0, "walk": 110.0}
-_DEFAULT_CONTACT_TIME_S = {"run": 0.25, "walk": 0.62}
+_DEFAULT_CONTACT_TIME_S = {"run": 0.25, "walk": 0.67}
 
 #: running active peak: exponent of the half sine, forward skew of its peak
 _RUN_ACTIVE_POWER = 1.5
@@ -118,6 +118,9 @@ _ZONE_SIGMA_X_MM = 40.0
 _ZONE_SIGMA_Y_MM = 28.0
 #: rows of the stance-fraction table of force fractions
 _TABLE_ROWS = 2001
+#: share of the loaded zone the medial arch and the lateral midfoot take (see _arch_support)
+_ARCH_MEDIAL = 0.15
+_ARCH_LATERAL = 0.6
 #: Gauss-Legendre nodes for the impulse of the smooth part of a step
 _GL_NODES = 64
 #: steps per block when computing the ground truth on fine grids
@@ -485,7 +488,7 @@ class GaitScenario(Scenario):
         base = gaussian_base_fractions(
             x0_mm, y_mm, x_mm=self._x_mm, y_mm=self._y_mm, area_mm2=self._area_mm2,
             sigma_x_mm=_ZONE_SIGMA_X_MM, sigma_y_mm=_ZONE_SIGMA_Y_MM,
-        )
+        ) * _arch_support(self._x_mm, self._y_mm / self._length_mm)
         cells = np.empty((len(_ROLL_GAIN_GRID), len(_ROLL_OFFSET_GRID_MM), _TABLE_ROWS, self._x_mm.size))
         for a, gain in enumerate(_ROLL_GAIN_GRID):
             for b, offset in enumerate(_ROLL_OFFSET_GRID_MM):
@@ -526,6 +529,11 @@ class GaitScenario(Scenario):
         return out
 
     # --- evaluation -------------------------------------------------------
+    def contact_times_s(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """One foot's true initial contacts and toe-offs, s (copies, in time order)."""
+        st = self._by_side[check_side(side)]
+        return st["ic"].copy(), st["to"].copy()
+
     def _stance(self, side: str, t_s) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Samples in stance: (time array, their indices, step index within side, stance fraction)."""
         check_side(side)
@@ -814,6 +822,15 @@ _REGIONS_DEFINITION = (
     "sensor on the axis counts half to each; medial_lateral_index = (I_med - I_lat) / (I_med + I_lat), "
     "positive = more medial; sensor_impulse_pct: the same per sensor p01..p16"
 )
+
+
+def _arch_support(x_mm: np.ndarray, rel_y: np.ndarray) -> np.ndarray:
+    """How much of the loaded zone each sensor takes, by where it lies: the
+    medial arch carries little and the lateral midfoot less than heel and
+    forefoot (*guide*: plantar-pressure studies of normal feet put the
+    midfoot at 10-20 % of the stance impulse, nearly all of it lateral)."""
+    mid = (rel_y >= 0.30) & (rel_y < 0.55)
+    return np.where(mid & (x_mm < 0), _ARCH_MEDIAL, np.where(mid, _ARCH_LATERAL, 1.0))
 
 
 def _ml_index(sensor_load: np.ndarray, x_mm: np.ndarray) -> np.ndarray:

@@ -58,6 +58,13 @@ _SLOW_SHARE = 0.3
 _FAST_DAMPING = 0.6
 #: foot-frame COP across the foot in standing, mm (slightly lateral)
 _FOOT_COP_X_MM = 2.0
+#: each foot's ML COP motion in two-legged stance (*guide*): this share of
+#: the body's ML sway common to both feet, plus an own process of this many
+#: times the ML sway level (Winter et al. 1996: the load ratio between the
+#: feet carries most of the net ML sway in side-by-side stance, while each
+#: foot's COP still moves across the foot by 1-2 mm)
+_FOOT_ML_COMMON = 0.4
+_FOOT_ML_OWN = 0.6
 #: base loading pattern of a standing foot: force share per region
 _STANDING_REGION_SHARE = {"heel": 0.48, "midfoot": 0.10, "forefoot": 0.38, "toes": 0.04}
 #: sampling rate of the truth metrics, Hz
@@ -369,10 +376,16 @@ class StandingScenario(Scenario):
         ap_sway = amps[0] * z_ap
         ml_sway = amps[1] * z_ml
 
-        # ML sway from the load ratio in two-legged stance: net ML COP is
-        # d * (1 - 2 * share) with d the heel half-distance plus foot COP x
+        # each foot's own ML motion in two-legged stance (ankle inversion and
+        # eversion): a part of the body's ML sway common to both feet plus a
+        # part of each foot's own; the load ratio carries the rest of the net
+        # ML sway, so the net sway keeps its set RMS
+        u = self._foot_ml_motion(tg, ml_sway, amps[1], windows, f_fast)
+        u_mean = 0.5 * (u["left"] + u["right"])
+        # ML sway from the load ratio: net ML COP is d * (1 - 2 * share) + the
+        # feet's mean ML shift, d the heel half-distance plus foot COP x
         d_mm = self._half_width_mm + _FOOT_COP_X_MM
-        share = share_target - (1.0 - lift_env) * ml_sway / (2.0 * d_mm)
+        share = share_target - (1.0 - lift_env) * (ml_sway - u_mean) / (2.0 * d_mm)
         foot_y = self._foot_cop_y0_mm + ap_sway
         # what the envelope ramps left of the phase means, corrected the same way
         for p in self.phases:
@@ -387,10 +400,26 @@ class StandingScenario(Scenario):
         # (foot frame x is lateral: +ML sway is lateral on the right foot,
         # medial on the left foot)
         self._foot_x_mm = {
-            "left": _FOOT_COP_X_MM - lift_env * ml_sway,
-            "right": _FOOT_COP_X_MM + lift_env * ml_sway,
+            "left": _FOOT_COP_X_MM - lift_env * ml_sway - (1.0 - lift_env) * u["left"],
+            "right": _FOOT_COP_X_MM + lift_env * ml_sway + (1.0 - lift_env) * u["right"],
         }
         self._truth: dict[str, Any] | None = None
+
+    def _foot_ml_motion(self, tg: np.ndarray, ml_sway: np.ndarray, level: np.ndarray, windows: dict,
+                        f_fast: float) -> dict[str, np.ndarray]:
+        """Each foot's ML COP shift in the ground frame in two-legged stance, mm
+        (positive to the right): ``_FOOT_ML_COMMON`` of the body's ML sway plus
+        an own process of ``_FOOT_ML_OWN`` times its level, drawn from a
+        generator of its own so the other draws of a seed are unchanged."""
+        rng = np.random.default_rng([int(self.options["seed"]), 0x4D4C])
+        n = int(np.ceil(self.duration_s / _GRID_DT_S)) + 1
+        out = {}
+        for side in ("left", "right"):
+            z = np.interp(tg, np.arange(n) * _GRID_DT_S, _oscillator_noise(rng, n, _GRID_DT_S, f_fast, _FAST_DAMPING))
+            for p in self.phases:
+                z -= windows[p.name] * _grid_mean(tg, z, p.start_s, p.end_s)
+            out[side] = _FOOT_ML_COMMON * ml_sway + _FOOT_ML_OWN * level * z
+        return out
 
     # --- evaluation -------------------------------------------------------
     def force_n(self, side: str, t_s: np.ndarray) -> np.ndarray:
