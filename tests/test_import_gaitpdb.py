@@ -17,6 +17,7 @@ from insole.constants import COP_X, COP_Y, FORCE
 from insole.errors import InsoleError, RecordingError, UnknownFormatError
 from insole.importers import formats, gaitpdb, import_file, sniff
 from insole.model import Recording
+from insole.signals.forces import force_and_cop, layout_for
 
 DATA = Path(__file__).parent / "data" / "gaitpdb"
 CONTROL = DATA / "GaCo01_01.txt"
@@ -59,7 +60,8 @@ def test_walk_imports_at_100_hz(walks, path):
     s = rec.samples
     assert len(s) == 12119 and s.index.name == "time_s"
     assert np.allclose(np.diff(s.index.to_numpy()), 0.01) and s.index[0] == 0.0
-    assert list(s.columns) == [(side, ch) for side in ("left", "right") for ch in (FORCE, COP_X, COP_Y)]
+    sensors = tuple(f"p{i:02d}" for i in range(1, 9))
+    assert list(s.columns) == [(side, ch) for side in ("left", "right") for ch in (FORCE, COP_X, COP_Y, *sensors)]
     assert rec.quality["packet_loss_pct"] == {"left": 0.0, "right": 0.0} and rec.quality["gaps"] == []
     assert rec.meta.extra["time_column_rate_hz"] == pytest.approx(100.007, abs=1e-3)
     assert insole.load(path).samples.equals(s)
@@ -73,6 +75,34 @@ def test_totals_are_the_file_columns(walks, path):
         got = s[(side, FORCE)].to_numpy()
         np.testing.assert_array_equal(got, raw[:, total_col].astype(np.float32))  # exactly, as stored (float32)
         np.testing.assert_allclose(got, raw[:, sensors].sum(axis=1), rtol=1e-6, atol=1e-3)
+
+
+@pytest.mark.parametrize("path", list(WALKS), ids=lambda p: p.stem)
+def test_each_sensor_is_kept_with_its_layout(walks, path):
+    """p01..p08 times the layout's area are the file's sensor newtons, and the
+    layout's COP of them is the importer's COP: the maps and regions rest on it."""
+    raw = file_columns(path)
+    rec = walks[path]
+    assert rec.meta.extra["sensor_unit"] == "N"
+    for side, cols in (("left", slice(1, 9)), ("right", slice(9, 17))):
+        lay = layout_for(rec.meta, side)
+        assert lay.x_mm.size == 8 and lay.length_mm == gaitpdb.FOOT_LENGTH_MM
+        p = rec.samples[[(side, f"p{i:02d}") for i in range(1, 9)]].to_numpy(dtype=np.float64)
+        np.testing.assert_allclose(p * lay.area_mm2 / 1000.0, raw[:, cols], rtol=1e-6, atol=1e-3)
+        f, cx, cy = force_and_cop(p.astype(np.float32), x_mm=lay.x_mm, y_mm=lay.y_mm, area_mm2=lay.area_mm2,
+                                  min_force_n=0.0)
+        have = np.isfinite(rec.samples[(side, COP_X)].to_numpy())
+        np.testing.assert_allclose(cx[have], rec.samples[(side, COP_X)].to_numpy()[have], atol=0.05)
+        np.testing.assert_allclose(cy[have], rec.samples[(side, COP_Y)].to_numpy()[have], atol=0.05)
+
+
+def test_a_gaitpdb_walk_gets_regional_shares():
+    g = insole.analyze(insole.load(CONTROL)).gait
+    assert g.regions is not None
+    for side in ("left", "right"):
+        sh = g.regions.feet[side].shares_pct
+        assert sum(sh[k] for k in ("heel_pct", "midfoot_pct", "forefoot_pct", "toes_pct")) == pytest.approx(100.0)
+        assert sh["heel_pct"] > 10.0 and sh["forefoot_pct"] > 20.0
 
 
 @pytest.mark.parametrize("path", list(WALKS), ids=lambda p: p.stem)

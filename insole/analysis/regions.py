@@ -30,16 +30,17 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..constants import COP_X, COP_Y, LEFT, RIGHT, SENSOR_CHANNELS, SIDES
+from ..constants import COP_X, COP_Y, LEFT, RIGHT, SIDES
 from ..model import Recording
 from ..protocol.layout import SensorLayout
-from ..signals.forces import NO_LOAD_N, force_and_cop, layout_for
+from ..signals.forces import NO_LOAD_N, force_and_cop, layout_for, sensor_channels
 from .stats import block_bootstrap_sums, percentile_ci
 
 log = logging.getLogger(__name__)
 
 __all__ = ["REGION_BOUNDS_PCT", "REGION_KEYS", "CELL_KEYS", "MIN_DIFFERENCE_PP", "FootRegions", "RegionDifference",
-           "RegionsResult", "region_weights", "sensor_forces", "swing_zeroed_kpa", "gait_pressures_kpa", "stance_rows",
+           "RegionsResult", "region_weights", "sensor_forces", "swing_zeroed_kpa", "swing_rows", "gait_pressures_kpa",
+           "stance_rows",
            "stance_impulses", "regional_shares",
            "regions_from_units", "gait_regions", "standing_regions", "describe_differences", "cop_through_stance"]
 
@@ -290,14 +291,16 @@ def sensor_forces(recording: Recording, side: str, *, pressure_kpa: np.ndarray |
     Returns
     -------
     tuple or None
-        ``(layout, (n_samples, 16) float64)``; None when the frame has no
-        per-sensor pressures for this foot (e.g. an import of totals only).
+        ``(layout, (n_samples, n_sensors) float64)``; None when the frame has
+        no per-sensor pressures for this foot (e.g. an import of totals only)
+        or its layout has another number of sensors.
     """
-    cols = [(side, ch) for ch in SENSOR_CHANNELS]
-    if not all(c in recording.samples.columns for c in cols):
-        return None
+    chans = sensor_channels(recording.samples.columns, side)
     layout = layout_for(recording.meta, side)
-    p = recording.samples[cols].to_numpy(dtype=np.float64) if pressure_kpa is None else pressure_kpa
+    if not chans or len(chans) != layout.x_mm.size:
+        return None
+    p = recording.samples[[(side, ch) for ch in chans]].to_numpy(dtype=np.float64) if pressure_kpa is None \
+        else pressure_kpa
     return layout, p * (np.asarray(layout.area_mm2, dtype=np.float64) / 1000.0)
 
 
@@ -365,22 +368,26 @@ def gait_pressures_kpa(recording: Recording, steps: pd.DataFrame, side: str) -> 
     Returns
     -------
     numpy.ndarray or None
-        ``(n_samples, 16)``; None without per-sensor pressures.
+        ``(n_samples, n_sensors)``; None without per-sensor pressures.
     """
-    cols = [(side, ch) for ch in SENSOR_CHANNELS]
     s = recording.samples
-    if not all(c in s.columns for c in cols):
+    chans = sensor_channels(s.columns, side)
+    if not chans:
         return None
     t = s.index.to_numpy(dtype=np.float64)
     mine = steps[steps["side"] == side]
     a = np.searchsorted(t, mine["ic_s"].to_numpy(dtype=np.float64))
     b = np.searchsorted(t, mine["to_s"].to_numpy(dtype=np.float64), side="right")
-    depth = np.zeros(t.size + 1, dtype=np.int64)
-    np.add.at(depth, a, 1)
-    np.add.at(depth, b, -1)
-    swing = np.cumsum(depth[:-1]) == 0
-    return swing_zeroed_kpa(s[cols].to_numpy(dtype=np.float64), swing,
+    return swing_zeroed_kpa(s[[(side, ch) for ch in chans]].to_numpy(dtype=np.float64), swing_rows(t.size, a, b),
                             sampling_rate_hz=recording.meta.sampling_rate_hz)
+
+
+def swing_rows(n_rows: int, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """bool ``(n_rows,)``: True outside every stance ``[start, end)`` (rows)."""
+    depth = np.zeros(n_rows + 1, dtype=np.int64)
+    np.add.at(depth, np.clip(start, 0, n_rows), 1)
+    np.add.at(depth, np.clip(end, 0, n_rows), -1)
+    return np.cumsum(depth[:-1]) == 0
 
 
 def stance_rows(time_s: np.ndarray, steps: pd.DataFrame, side: str) -> tuple[np.ndarray, np.ndarray]:
@@ -514,8 +521,8 @@ def cop_through_stance(recording: Recording, steps: pd.DataFrame, side: str, *,
     """
     s = recording.samples
     zeroed = gait_pressures_kpa(recording, steps, side)
-    if zeroed is not None:
-        lay = layout_for(recording.meta, side)
+    lay = layout_for(recording.meta, side)
+    if zeroed is not None and zeroed.shape[1] == lay.x_mm.size:
         _, cx, cy = force_and_cop(zeroed, x_mm=lay.x_mm, y_mm=lay.y_mm, area_mm2=lay.area_mm2, min_force_n=NO_LOAD_N)
         cop = {COP_X: cx.astype(np.float64), COP_Y: cy.astype(np.float64)}
     elif (side, COP_X) in s.columns and (side, COP_Y) in s.columns:

@@ -44,10 +44,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..constants import COP_Y, LEFT, REGIONS, RIGHT, SENSOR_CHANNELS, SIDES
+from ..constants import COP_Y, LEFT, RIGHT, SIDES
 from ..model import Recording
-from ..signals.forces import layout_for
+from ..signals.forces import layout_for, sensor_channels
 from .contacts import Contacts
+from .regions import REGION_BOUNDS_PCT, region_weights, swing_rows, swing_zeroed_kpa
 
 log = logging.getLogger("insole")
 
@@ -64,7 +65,7 @@ MAD_K = 3.0
 STOP_FACTOR = 2.0
 #: a turn: at least this many consecutive irregular strides on one foot
 TURN_RUN = 2
-_REGION_NAMES = tuple(REGIONS)
+_REGION_NAMES = tuple(REGION_BOUNDS_PCT)  # the order of region_weights' first four rows
 
 
 def _stance_matrix(values: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -346,23 +347,25 @@ def _cop_and_regions(recording: Recording, side: str, c: Contacts, fs: float) ->
         j = np.argmax(early, axis=1)
         first = np.where(early.any(axis=1), m[np.arange(n), j], np.nan)
         out["strike_index_pct"] = 100.0 * first / length
-    if (side, SENSOR_CHANNELS[0]) in s.columns:
-        layout = layout_for(recording.meta, side)
-        p = s[[(side, ch) for ch in SENSOR_CHANNELS]].to_numpy(dtype=np.float32)
-        force_i = p * (layout.area_mm2.astype(np.float32) / 1000.0)  # N per sensor
-        m, mask = _stance_matrix(force_i, c.start, c.end)  # (n, width, 16)
+    layout = layout_for(recording.meta, side)
+    chans = sensor_channels(s.columns, side)
+    if chans and len(chans) == layout.x_mm.size:
+        # each sensor zeroed in swing (a laced shoe's preload is not load), then its force, N
+        p = swing_zeroed_kpa(s[[(side, ch) for ch in chans]].to_numpy(dtype=np.float64),
+                             swing_rows(len(s), c.start, c.end), sampling_rate_hz=fs)
+        force_i = (p * (layout.area_mm2 / 1000.0)).astype(np.float32)
+        m, mask = _stance_matrix(force_i, c.start, c.end)  # (n, width, n_sensors)
         imp = np.nansum(m, axis=1)  # N*samples per sensor
         total = imp.sum(axis=1)
+        _, w = region_weights(layout)  # rows: heel, midfoot, forefoot, toes, medial, lateral, cells
         with np.errstate(invalid="ignore", divide="ignore"):
-            for name, idx in REGIONS.items():
-                out[f"{name}_pct"] = 100.0 * imp[:, list(idx)].sum(axis=1) / total
-            x = layout.x_mm
-            med = imp[:, x < 0].sum(axis=1) + 0.5 * imp[:, x == 0].sum(axis=1)
-            lat = imp[:, x > 0].sum(axis=1) + 0.5 * imp[:, x == 0].sum(axis=1)
+            for j, name in enumerate(_REGION_NAMES):
+                out[f"{name}_pct"] = np.where(w[j].any(), 100.0 * (imp @ w[j]) / total, np.nan)
+            med, lat = imp @ w[4], imp @ w[5]
             out["ml_index"] = (med - lat) / (med + lat)
         # first region: the region with the most force over the first 3 samples of stance
         head = np.nansum(m[:, :3, :], axis=1)
-        regional = np.column_stack([head[:, list(idx)].sum(axis=1) for idx in REGIONS.values()])
+        regional = head @ w[:4].T
         loaded = regional.sum(axis=1) > 0
         out["first_region"] = np.where(loaded, np.array(_REGION_NAMES, dtype=object)[np.argmax(regional, axis=1)], "")
     return out

@@ -7,7 +7,14 @@ The format (physionet.org/content/gaitpdb/1.0.0/, ``format.txt``): no header,
     time [s] | L1..L8: vertical force on the 8 left sensors [N] | R1..R8 | total left [N] | total right [N]
 
 What the samples frame holds (channels ``force_n``, ``cop_x_mm``,
-``cop_y_mm`` per side, float32, index ``time_s``):
+``cop_y_mm`` and ``p01``..``p08`` per side, float32, index ``time_s``):
+
+- ``p01``..``p08``: the 8 sensors' forces (L1..L8, R1..R8) as pressures over
+  a nominal :data:`NOMINAL_AREA_MM2` each, so that pressure x area is the
+  sensor's force in N as for every other insole; their layout is
+  ``meta.extra["sensor_layouts"]`` and ``meta.extra["sensor_unit"]`` is
+  ``"N"`` (maps show newtons per sensor, not kPa: the real sensor areas are
+  not published).
 
 - ``force_n`` is the file's total column for that foot, as it is (not
   recomputed; it equals the sum of the 8 sensors). The sensor newtons are NOT
@@ -71,20 +78,25 @@ from ..constants import COP_X, COP_Y, FORCE, SIDES, TIME_INDEX
 from ..errors import RecordingError, UnknownFormatError
 from ..model import Recording, RecordingMeta
 from ..paths import require_file
+from ..protocol.layout import SensorLayout
 from ..signals.build import DEFAULT_COP_MIN_FORCE_N
 from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
 
 log = logging.getLogger("insole")
 
-__all__ = ["FORMAT", "RATE_HZ", "N_COLUMNS", "SENSOR_POSITIONS_MM", "MM_PER_UNIT", "FOOT_LENGTH_MM", "sniff", "load",
-           "demographics"]
+__all__ = ["FORMAT", "RATE_HZ", "N_COLUMNS", "SENSOR_POSITIONS_MM", "MM_PER_UNIT", "FOOT_LENGTH_MM", "NOMINAL_AREA_MM2",
+           "sensor_layout", "sniff", "load", "demographics"]
 
 #: format name; ``meta.source`` is ``"import:gaitpdb"``
 FORMAT = "gaitpdb"
 RATE_HZ = 100.0
 N_COLUMNS = 19
 SENSORS_PER_FOOT = 8
-CHANNELS = (FORCE, COP_X, COP_Y)
+#: per foot: the total, the COP, then the 8 sensors' forces as p01..p08
+CHANNELS = (FORCE, COP_X, COP_Y) + tuple(f"p{i:02d}" for i in range(1, SENSORS_PER_FOOT + 1))
+#: each sensor's "pressure" is its force over this nominal area (the sensors' real areas are not published):
+#: p * area / 1000 is the sensor's force in N, as in every other recording; ``meta.extra["sensor_unit"]`` is N
+NOMINAL_AREA_MM2 = 1000.0
 
 #: format.txt's sensor coordinates (arbitrary units), L1..L8; the right foot is the mirror image (X -> -X)
 FORMAT_TXT_LEFT_XY = np.array([(-500, -800), (-700, -400), (-300, -400), (-700, 0), (-300, 0), (-700, 400),
@@ -108,6 +120,16 @@ _SNIFF_LINES = 5
 _MIN_STANCE_SAMPLES = 10
 _STEM = re.compile(r"^(Ga|Ju|Si)(Co|Pt)(\d+)_(\d+)$", re.IGNORECASE)
 _GROUPS = {"co": "control", "pt": "parkinson"}
+
+
+def sensor_layout(side: str) -> SensorLayout:
+    """The 8 sensors of one gaitpdb insole as a :class:`SensorLayout` (foot
+    frame, :data:`SENSOR_POSITIONS_MM`; each of :data:`NOMINAL_AREA_MM2`, so
+    the ``p01``..``p08`` channels times the area are the file's newtons; an
+    outline 37 % of the length wide)."""
+    return SensorLayout(side=side, size_eu=0, length_mm=FOOT_LENGTH_MM, width_mm=round(0.37 * FOOT_LENGTH_MM, 1),
+                        pressure_lsb_kpa=1.0, x_mm=SENSOR_POSITIONS_MM[:, 0].copy(),
+                        y_mm=SENSOR_POSITIONS_MM[:, 1].copy(), area_mm2=np.full(SENSORS_PER_FOOT, NOMINAL_AREA_MM2))
 
 
 # --- sniffing ----------------------------------------------------------------
@@ -356,6 +378,7 @@ def load(path: str | os.PathLike) -> Recording:
         out[k, base] = total
         out[k, base + 1] = cx
         out[k, base + 2] = cy
+        out[k, base + 3:base + 3 + SENSORS_PER_FOOT] = sensors * (1000.0 / NOMINAL_AREA_MM2)
 
     columns = pd.MultiIndex.from_product([list(SIDES), list(CHANNELS)], names=["side", "channel"])
     samples = pd.DataFrame(out, index=pd.Index(grid_s, name=TIME_INDEX), columns=columns, copy=False)
@@ -404,6 +427,8 @@ def load(path: str | os.PathLike) -> Recording:
                                 "scale_mm_per_unit": MM_PER_UNIT,
                                 "assumed_foot_length_mm": FOOT_LENGTH_MM},
         "foot_length_mm": FOOT_LENGTH_MM,
+        "sensor_layouts": {side: sensor_layout(side).to_dict() for side in SIDES},
+        "sensor_unit": "N",
         "time_column_rate_hz": round(float(k[-1]) / span_s, 4) if span_s > 0 else None,
         "dataset": "PhysioNet gaitpdb 1.0.0 (Open Data Commons Attribution License v1.0)",
     }

@@ -29,13 +29,13 @@ from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
 from scipy.interpolate import PchipInterpolator, RBFInterpolator
 
-from ..constants import LEFT, RIGHT, SENSOR_CHANNELS, SIDE_COLOURS, SIDES
+from ..constants import LEFT, RIGHT, SIDE_COLOURS, SIDES
 from ..model import Recording
 from ..protocol.layout import SensorLayout
 from ..signals.calibrate import subtract_baselines, unloaded_baselines
-from ..signals.forces import layout_for
+from ..signals.forces import layout_for, sensor_channels
 from ..analysis.regions import (MIN_DIFFERENCE_PP, REGION_BOUNDS_PCT, REGION_KEYS, RegionsResult, cop_through_stance,
-                                gait_pressures_kpa, gait_regions, stance_rows, standing_regions)
+                                gait_pressures_kpa, gait_regions, sensor_forces, stance_rows, standing_regions)
 
 log = logging.getLogger(__name__)
 
@@ -295,9 +295,10 @@ def _maps_data(recording: Recording, gait, standing):
     t = s.index.to_numpy(dtype=np.float64)
     per_side = {}
     for side in SIDES:
-        cols = [(side, ch) for ch in SENSOR_CHANNELS]
-        if not all(c in s.columns for c in cols):
+        got = sensor_forces(recording, side)
+        if got is None:
             continue
+        cols = [(side, ch) for ch in sensor_channels(s.columns, side)]
         p = s[cols].to_numpy(dtype=np.float64)
         if gait is not None:
             p = gait_pressures_kpa(recording, gait.steps, side)  # a shoe's preload is not load
@@ -364,11 +365,13 @@ def load_map_page(fig: Figure, recording: Recording, *, gait=None, standing=None
     from .pdf import _paragraph, _table  # the page helpers of the report
 
     per_side, regions = _maps_data(recording, gait, standing)
+    # an importer whose sensor areas are unknown (gaitpdb) gives each sensor's force: maps in N per sensor
+    unit, what = (("N per sensor", "force") if recording.meta.extra.get("sensor_unit") == "N" else ("kPa", "pressure"))
     y = _paragraph(fig, 0.9, _words(regions, gait), size=10)
     basis = "of the stance samples" if gait is not None else "of the quiet standing"
     _paragraph(fig, y + 0.005, "Maps: thin-plate spline between the sensors (dots), clipped to the insole outline "
                "and the sensors' range; values between sensors are interpolated, not measured. Feet seen from above; "
-               f"pressures {basis}.", size=7.5, color="0.35", width=125)
+               f"{what}s {basis}.", size=7.5, color="0.35", width=125)
     top, h, w = 0.50, 0.28, 0.2
     if len(per_side) == 2:
         maps = {s: (pressure_map(per_side[s][1], per_side[s][0]), pressure_map(per_side[s][2], per_side[s][0]))
@@ -377,16 +380,17 @@ def load_map_page(fig: Figure, recording: Recording, *, gait=None, standing=None
         vpeak = max(np.nanmax(maps[s][1].values) for s in SIDES)
         for i, s in enumerate(SIDES):
             im = _draw_map(fig.add_axes((0.05 + i * w, top, w, h)), maps[s][0], s, vmin=0, vmax=vmean,
-                           cmap="magma_r", title=f"{s}: mean pressure")
+                           cmap="magma_r", title=f"{s}: mean {what}")
             im2 = _draw_map(fig.add_axes((0.05 + i * w, top - h - 0.02, w, h)), maps[s][1], s, vmin=0,
-                            vmax=vpeak, cmap="magma_r", title=f"{s}: peak pressure")
-        fig.colorbar(im, cax=fig.add_axes((0.05 + 2 * w, top + 0.04, 0.01, h - 0.08)), label="kPa")
-        fig.colorbar(im2, cax=fig.add_axes((0.05 + 2 * w, top - h + 0.02, 0.01, h - 0.08)), label="kPa")
+                            vmax=vpeak, cmap="magma_r", title=f"{s}: peak {what}")
+        fig.colorbar(im, cax=fig.add_axes((0.05 + 2 * w, top + 0.04, 0.01, h - 0.08)), label=unit)
+        fig.colorbar(im2, cax=fig.add_axes((0.05 + 2 * w, top - h + 0.02, 0.01, h - 0.08)), label=unit)
         diff = difference_map(maps[LEFT][0], maps[RIGHT][0])
         lim = max(float(np.nanmax(np.abs(diff.values))), 1e-9)
         im3 = _draw_map(fig.add_axes((0.66, top, w, h)), diff, LEFT, vmin=-lim, vmax=lim, cmap="RdBu_r",
                         title="left minus right, mean\n(right mirrored onto the left)")
-        fig.colorbar(im3, cax=fig.add_axes((0.87, top + 0.04, 0.01, h - 0.08)), label="kPa (red: left higher, blue: right)")
+        fig.colorbar(im3, cax=fig.add_axes((0.87, top + 0.04, 0.01, h - 0.08)),
+                     label=f"{unit} (red: left higher, blue: right)")
     if gait is not None:
         lines = {}
         for s in SIDES:

@@ -36,6 +36,7 @@ from ..errors import RecordingError
 from ..model import DeviceInfo, Phase, Recording, RecordingMeta
 from ..protocol.packet import ACC_LSB_G, GYRO_LSB_DPS, PacketHeaders, decode_headers, decode_packets
 from ..recording.store import SideHeaders
+from ..protocol.layout import reference_layout
 from .forces import force_and_cop, layout_for
 from .resample import PacketTimes, grid_rows, interpolate_rows
 from .timebase import ClockFit, fit_clock, unwrap_indices
@@ -284,6 +285,10 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
     block = np.empty((grid.size, n_ch * len(timings)), dtype=np.float32)
     for i, (side, timing) in enumerate(timings.items()):
         layout = layout_for(meta, side)
+        if layout.x_mm.size != N_SENSORS:  # a stored layout of another insole: the packets carry 16 sensors
+            log.warning("%s: the stored sensor layout has %d sensors, the packets %d; using the reference layout",
+                        side, layout.x_mm.size, N_SENSORS)
+            layout = reference_layout(side)
         codes, imu = codes_of(side, timing)
         c0 = i * n_ch
         for lo in range(0, grid.size, _GRID_CHUNK):

@@ -24,7 +24,7 @@ import numpy as np
 from ..constants import COP_X, COP_Y, FORCE, LEFT, RIGHT, SENSOR_CHANNELS, SIDES, STANDARD_GRAVITY_M_S2
 from ..errors import InsoleError
 from ..model import Phase, Recording
-from .forces import NO_LOAD_N, force_and_cop, layout_for
+from .forces import NO_LOAD_N, force_and_cop, layout_for, sensor_channels
 
 log = logging.getLogger("insole")
 
@@ -98,13 +98,14 @@ def unloaded_baselines(recording: Recording, *, settle_s: float = 0.5) -> dict[s
     Returns
     -------
     dict
-        Side -> ``(16,)`` median pressure of each sensor, kPa.
+        Side -> ``(n_sensors,)`` median pressure of each sensor, kPa.
     """
     out = {}
     for side in recording.sides:
         phase = _phase(recording, LIFT_PHASES[side])
         dev = recording.meta.devices.get(side)
-        if phase is None or (side, SENSOR_CHANNELS[0]) not in recording.samples.columns:
+        chans = sensor_channels(recording.samples.columns, side)
+        if phase is None or not chans:
             continue
         if dev is None or not dev.layout:
             # per-sensor zeroing recomputes force and COP from the sensor layout:
@@ -112,7 +113,7 @@ def unloaded_baselines(recording: Recording, *, settle_s: float = 0.5) -> dict[s
             log.info("%s: no sensor layout stored; sensors not zeroed", side)
             continue
         sel = _window(recording, phase, settle_s)
-        p = recording.samples.loc[sel, [(side, c) for c in SENSOR_CHANNELS]].to_numpy(dtype=np.float64)
+        p = recording.samples.loc[sel, [(side, c) for c in chans]].to_numpy(dtype=np.float64)
         if np.isfinite(p).all(axis=1).sum() >= 10:
             out[side] = np.nanmedian(p, axis=0)
     return out
@@ -125,7 +126,7 @@ def subtract_baselines(recording: Recording, baselines: dict[str, np.ndarray]) -
     unbiased."""
     samples = recording.samples.copy()
     for side, base in baselines.items():
-        cols = [(side, c) for c in SENSOR_CHANNELS]
+        cols = [(side, c) for c in sensor_channels(samples.columns, side)]
         p = samples[cols].to_numpy(dtype=np.float32) - base.astype(np.float32)
         layout = layout_for(recording.meta, side)
         force, cx, cy = force_and_cop(p, x_mm=layout.x_mm, y_mm=layout.y_mm, area_mm2=layout.area_mm2,

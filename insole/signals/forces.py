@@ -6,13 +6,13 @@ import logging
 
 import numpy as np
 
-from ..constants import N_SENSORS
+from ..constants import N_SENSORS, SENSOR_CHANNELS
 from ..model import RecordingMeta
 from ..protocol.layout import SensorLayout, reference_layout
 
 log = logging.getLogger("insole")
 
-__all__ = ["force_and_cop", "layout_for", "NO_LOAD_N"]
+__all__ = ["force_and_cop", "layout_for", "sensor_channels", "NO_LOAD_N"]
 
 #: a foot whose force stays below this carries no load (an insole that is not
 #: worn, not working, or a file without forces), N
@@ -52,13 +52,36 @@ def force_and_cop(pressure_kpa: np.ndarray, *, x_mm: np.ndarray, y_mm: np.ndarra
     return force.astype(np.float32), cop_x.astype(np.float32), cop_y.astype(np.float32)
 
 
+def sensor_channels(columns, side: str) -> tuple[str, ...]:
+    """The per-sensor channels ``p01``, ``p02``, ... a samples frame has for
+    one foot, in order (16 for our insoles and Moticon's, 8 for gaitpdb's,
+    none for an import of totals only).
+
+    Parameters
+    ----------
+    columns : pandas.Index
+        The samples frame's ``(side, channel)`` columns.
+    side : str
+    """
+    out = []
+    for ch in SENSOR_CHANNELS:
+        if (side, ch) not in columns:
+            break
+        out.append(ch)
+    return tuple(out)
+
+
 def layout_for(meta: RecordingMeta, side: str) -> SensorLayout:
-    """The insole's stored sensor layout, or the reference layout when none
-    is stored or the stored one is unusable (damaged file)."""
+    """The insole's sensor layout: the one its device stored, else the one
+    its importer gave (``meta.extra["sensor_layouts"][side]``, e.g.
+    gaitpdb's 8 sensors), else the reference layout (also when the stored
+    one is unusable: a damaged file)."""
     dev = meta.devices.get(side)
-    if dev is not None and dev.layout:
+    imported = meta.extra.get("sensor_layouts") if isinstance(meta.extra.get("sensor_layouts"), dict) else {}
+    stored = dev.layout if dev is not None and dev.layout else imported.get(side)
+    if stored:
         try:
-            layout = SensorLayout.from_dict(dev.layout)
+            layout = SensorLayout.from_dict(stored)
         except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int() of a JSON 1e999
             layout = None
         if layout is not None and _layout_ok(layout):
@@ -71,6 +94,7 @@ def layout_for(meta: RecordingMeta, side: str) -> SensorLayout:
 
 def _layout_ok(layout: SensorLayout) -> bool:
     arrays = (layout.x_mm, layout.y_mm, layout.area_mm2)
-    return (all(a.shape == (N_SENSORS,) and np.isfinite(a).all() for a in arrays)
+    n = layout.x_mm.shape[0] if layout.x_mm.ndim == 1 else 0
+    return (1 <= n <= N_SENSORS and all(a.shape == (n,) and np.isfinite(a).all() for a in arrays)
             and bool((layout.area_mm2 > 0).all()) and 0 < layout.pressure_lsb_kpa < 100
             and 0 < layout.length_mm < 1000)
