@@ -127,6 +127,35 @@ def test_a_symmetric_walk_gets_no_statement():
     assert all(abs(d.left_minus_right_pp) < 3 for d in r.differences.values() if d.left_minus_right_pp is not None)
 
 
+def _feet_and_diffs(left: dict, right: dict, ci_halfwidth: float = 0.5):
+    """FootRegions and RegionDifference of given shares (tight intervals)."""
+    from insole.analysis.regions import FootRegions, RegionDifference
+    feet = {"left": FootRegions("left", left, 100), "right": FootRegions("right", right, 100)}
+    diffs = {}
+    for k in left:
+        d = left[k] - right[k]
+        diffs[k] = RegionDifference(k, d, (d - ci_halfwidth, d + ci_halfwidth))
+    return feet, diffs
+
+
+def test_the_two_edges_of_a_foot_are_said_once():
+    from insole.analysis.regions import describe_differences
+    base = dict.fromkeys(REGION_KEYS + CELL_KEYS, 10.0)
+    left = {**base, "medial_pct": 45.0, "lateral_pct": 55.0}
+    right = {**base, "medial_pct": 38.0, "lateral_pct": 62.0}
+    out = describe_differences(*_feet_and_diffs(left, right), basis="stance_impulse")
+    assert len(out) == 1 and "outer edge of the right foot" in out[0]
+
+
+def test_a_region_whose_sensors_lie_on_the_axis_gets_no_edge_words():
+    from insole.analysis.regions import describe_differences
+    base = dict.fromkeys(REGION_KEYS + CELL_KEYS, 10.0)
+    left = {**base, "toes_pct": 9.0, "toes_medial_pct": 4.5, "toes_lateral_pct": 4.5}
+    right = {**base, "toes_pct": 3.0, "toes_medial_pct": 1.5, "toes_lateral_pct": 1.5}
+    out = describe_differences(*_feet_and_diffs(left, right), basis="stance_impulse")
+    assert out == (out[0],) and "the left toes" in out[0] and "edge" not in out[0]
+
+
 def test_standing_shares_are_of_the_mean_load_with_block_intervals():
     rec, _ = _walk(extra_right_lateral_forefoot=2.0)
     r = standing_regions(rec, stretches_s=[(0.0, 20.0), (25.0, 40.0)], n_boot=300, block_s=1.0)

@@ -252,13 +252,21 @@ def describe_differences(feet: dict[str, FootRegions], diffs: dict[str, RegionDi
     of = "stance impulse" if basis == "stance_impulse" else "load"
     clear = [d for d in diffs.values() if d.clear]
     said: set[tuple[str, str]] = set()
+    said_edges: set[str] = set()
     out: list[tuple[float, str]] = []
-    for d in sorted(clear, key=lambda d: (d.key not in CELL_KEYS, -abs(d.left_minus_right_pp or 0.0))):
+    # cells first, then by size; of the two edges of a foot the outer one first (the shoe-wear question)
+    for d in sorted(clear, key=lambda d: (d.key not in CELL_KEYS, -round(abs(d.left_minus_right_pp or 0.0), 6),
+                                          d.key != "lateral_pct")):
         side = LEFT if d.left_minus_right_pp > 0 else RIGHT
         other = RIGHT if side == LEFT else LEFT
         parts = d.key[:-4].split("_")
         if d.key not in CELL_KEYS and any((p, side) in said for p in parts):
             continue
+        if len(parts) == 2 and _edges_alike(feet, parts[0]):
+            continue  # the region's sensors lie on the long axis: its edges cannot be told apart
+        if parts[0] in _EDGE_WORDS and any(e in said_edges for e in _EDGE_WORDS):
+            continue  # the two edges of a foot are one fact (medial + lateral = 100 %): say it once
+        said_edges.update(p for p in parts if len(parts) == 1 and p in _EDGE_WORDS)
         said.update((p, side) for p in parts)
         if len(parts) == 2:
             where = f"the {_EDGE_WORDS[parts[1]]} of the {side} {parts[0]}"
@@ -272,6 +280,13 @@ def describe_differences(feet: dict[str, FootRegions], diffs: dict[str, RegionDi
             f"{feet[other].shares_pct[d.key]:.1f} % on the {other} (difference {abs(d.left_minus_right_pp):.1f} "
             f"points, 95 % CI {lo:.1f}-{hi:.1f}).")))
     return tuple(s for _, s in sorted(out, key=lambda t: -t[0]))
+
+
+def _edges_alike(feet: dict[str, FootRegions], region: str) -> bool:
+    """Both feet's medial and lateral cells of ``region`` hold the same share
+    (its sensors lie on the long axis, counted half to each edge)."""
+    return all(f.shares_pct.get(f"{region}_medial_pct") == f.shares_pct.get(f"{region}_lateral_pct")
+               for f in feet.values())
 
 
 # --- from a recording ----------------------------------------------------------------------------
