@@ -60,6 +60,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..signals.masks import true_runs
+
 log = logging.getLogger("insole")
 
 __all__ = ["ContactOptions", "Contacts", "EVENT_CONVENTIONS", "DEFAULT_CONVENTION", "swing_baseline",
@@ -243,12 +245,6 @@ def swing_baseline(force_n: np.ndarray, *, sampling_rate_hz: float, block_s: flo
     return np.interp(np.arange(n), centres[ok], base[ok])
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) of each run of True."""
-    d = np.diff(np.concatenate([[0], mask.view(np.int8), [0]]))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-
-
 def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float = 0.0, mode: str = "run",
                     body_weight_n: float | None = None, options: ContactOptions | None = None,
                     zeroed: bool = False, pair_peak_n: float | None = None) -> tuple[Contacts, np.ndarray]:
@@ -313,10 +309,10 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     # hysteresis: the state is the last decisive event (1 above T_on, 0 below T_off)
     event = np.where(above_on, 1.0, np.where(below_off, 0.0, np.nan))
     state = pd.Series(event).ffill().fillna(0.0).to_numpy().astype(bool)
-    starts, ends = _runs(state)
+    starts, ends = true_runs(state)
     # held above T_on for at least on_hold_s: the longest run of above_on in each contact
     hold = int(np.ceil(o.on_hold_s * fs))
-    a_s, a_e = _runs(above_on)
+    a_s, a_e = true_runs(above_on)
     long_run = (a_e - a_s) >= hold
     # a contact qualifies if some long run of above_on starts inside it
     owner = np.searchsorted(starts, a_s[long_run], side="right") - 1
@@ -392,7 +388,7 @@ def _merge_precontacts(f: np.ndarray, k_ic: np.ndarray, k_to: np.ndarray, *, lev
     if gap <= 0 or k_ic.size == 0:
         return k_ic
     with np.errstate(invalid="ignore"):
-        r_s, r_e = _runs(f >= level)
+        r_s, r_e = true_runs(f >= level)
     # the previous contact's toe-off (of contacts long enough to be kept, not another touch)
     long_to = np.where(k_to - k_ic >= max_len, k_to, -1)
     prev_to = np.concatenate([[-1], np.maximum.accumulate(long_to)[:-1]])
@@ -486,7 +482,7 @@ def _frac(a: np.ndarray, b: np.ndarray, level: float) -> np.ndarray:
 def _median_peak(f: np.ndarray, threshold: float, fs: float) -> float:
     """Median of the per-contact maxima above a rough threshold."""
     mask = np.isfinite(f) & (f > threshold)
-    s, e = _runs(mask)
+    s, e = true_runs(mask)
     long = (e - s) >= max(2, int(0.05 * fs))
     s, e = s[long], e[long]
     if s.size == 0:

@@ -23,6 +23,7 @@ from ..signals.calibrate import LIFT_PHASES, Calibration, calibrate
 from ..signals.cop import DEFAULT_STANCE_WIDTH_MM, foot_cop_ground, net_cop_ground
 from ..signals.filters import DEFAULT_CUTOFF_HZ, DEFAULT_ORDER, lowpass
 from ..signals.forces import NO_LOAD_N
+from ..signals.masks import true_runs
 from .regions import RegionsResult, standing_regions
 from .stats import block_bootstrap_sums, percentile_ci
 from .sway import romberg_ratios, sway_metrics
@@ -240,10 +241,9 @@ def _phase_note(r: PhaseResult) -> str:
 
 
 def _longest_finite_run(mask: np.ndarray) -> slice:
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8)))
-    if edges.size == 0:
+    starts, ends = true_runs(mask)
+    if starts.size == 0:
         return slice(0, 0)
-    starts, ends = edges[0::2], edges[1::2]
     k = int(np.argmax(ends - starts))
     return slice(int(starts[k]), int(ends[k]))
 

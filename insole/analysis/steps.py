@@ -47,6 +47,7 @@ import pandas as pd
 from ..constants import COP_Y, LEFT, RIGHT, SIDES
 from ..model import Recording
 from ..signals.forces import layout_for, sensor_channels
+from ..signals.masks import true_runs
 from .contacts import Contacts
 from .regions import REGION_BOUNDS_PCT, region_weights, swing_rows, swing_zeroed_kpa
 
@@ -258,7 +259,7 @@ def exclusion_reasons(stride_s: np.ndarray, contact_s: np.ndarray, *, k: float =
         if np.isfinite(stride).sum() >= 5:
             stop |= stride > stop_factor * np.nanmedian(stride)
     odd = irregular & ~stop
-    s, e = _runs(odd)
+    s, e = true_runs(odd)
     in_turn = np.zeros(stride.size, dtype=bool)
     for a, b in zip(s[(e - s) >= turn_run], e[(e - s) >= turn_run]):  # one loop per turn, a handful
         in_turn[a:b] = True
@@ -266,11 +267,6 @@ def exclusion_reasons(stride_s: np.ndarray, contact_s: np.ndarray, *, k: float =
     out[in_turn] = "turn"
     out[stop] = "stop"
     return out
-
-
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
 def _double_support_s(t: pd.DataFrame, is_left: np.ndarray, alternates: np.ndarray) -> np.ndarray:

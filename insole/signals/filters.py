@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InsoleError
+from .masks import true_runs
 
 __all__ = ["lowpass", "lowpass_frame", "DEFAULT_CUTOFF_HZ", "DEFAULT_ORDER"]
 
@@ -55,9 +56,8 @@ def lowpass(x: np.ndarray, *, sampling_rate_hz: float, cutoff_hz: float = DEFAUL
     two_d = out.reshape(out.shape[0], -1)
     for j in range(two_d.shape[1]):  # columns may have their own gaps
         finite = np.isfinite(two_d[:, j])
-        # start and end of each run of finite samples: one iteration per gap
-        edges = np.flatnonzero(np.diff(np.concatenate([[False], finite, [False]]).astype(np.int8)))
-        for lo, hi in zip(edges[0::2], edges[1::2]):
+        # each run of finite samples: one iteration per gap
+        for lo, hi in zip(*true_runs(finite)):
             if hi - lo > pad:
                 two_d[lo:hi, j] = sosfiltfilt(sos, two_d[lo:hi, j])
     return out
