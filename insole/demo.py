@@ -27,7 +27,7 @@ from .model import Recording
 from .paths import check_output
 from .report.pdf import write_report
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["DemoResult", "run_demo", "DEMO_LEFT_LOAD_PCT", "DEMO_EYES_CLOSED_SHIFT_PP", "DEMO_RUN_SI_PCT",
            "DEMO_TIME_SCALE", "DEMO_LOGGED_RUN_MIN", "DEMO_FATIGUE_PP_PER_10MIN"]

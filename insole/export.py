@@ -21,7 +21,7 @@ from .errors import InsoleError
 from .model import Recording
 from .paths import atomic_output, check_output
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["flat_samples", "export_samples", "FORMATS"]
 

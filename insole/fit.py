@@ -57,7 +57,7 @@ from .errors import InsoleError
 from .model import Recording
 from .paths import atomic_output, check_output
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["APPLICATION_ID", "DEV_FIELDS", "LAP_S", "FitExport", "write_fit"]
 

@@ -16,7 +16,7 @@ from .paths import require_file
 from .recording.store import RecordingReader, is_recording_file
 from .signals.build import decode_recording
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["load"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .errors import OutputError, RecordingError
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["require_file", "check_output", "check_output_folder", "atomic_output", "write_atomic", "same_file"]
 

@@ -62,7 +62,7 @@ import pandas as pd
 
 from ..signals.masks import true_runs
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["ContactOptions", "Contacts", "EVENT_CONVENTIONS", "DEFAULT_CONVENTION", "swing_baseline",
            "detect_contacts"]

@@ -19,7 +19,7 @@ from .drift import DriftOptions, SensorDrift, change_point, sensor_drift, trend,
 from .regions import RegionsResult, gait_regions
 from .steps import step_table, steady_mask
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["GaitOptions", "GaitResult", "FeetSpan", "feet_span", "analyze_gait", "METRICS", "ONE_FOOT_LIMIT_S",
            "PhaseCoordination", "phase_coordination", "variability_cv_pct"]

@@ -28,7 +28,7 @@ from .regions import RegionsResult, standing_regions
 from .stats import block_bootstrap_sums, percentile_ci
 from .sway import romberg_ratios, sway_metrics
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["StandingOptions", "PhaseResult", "StandingResult", "analyze_standing", "favoured_side"]
 

@@ -51,7 +51,7 @@ from ..signals.masks import true_runs
 from .contacts import Contacts
 from .regions import REGION_BOUNDS_PCT, region_weights, swing_rows, swing_zeroed_kpa
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["STEP_COLUMNS", "step_table", "flag_outliers", "MAD_K", "STOP_FACTOR", "TURN_RUN", "steady_mask",
            "exclusion_reasons"]

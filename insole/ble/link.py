@@ -38,7 +38,7 @@ from ..errors import InsoleError, ProtocolError
 from ..protocol.control import Opcode, decode_status, encode_command
 from ..protocol.layout import decode_layout
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["FoundInsole", "scan_insoles", "describe_insoles", "read_device_info", "pick_pair", "FootLink", "Packet"]
 

@@ -36,7 +36,7 @@ from ..recording.store import RecordingWriter, check_new_recording
 from .link import FootLink, Packet, monotonic_clock, pick_pair, scan_insoles
 from .live import LiveStats, update_stats
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["GUIDED", "LiveStats", "guide_plan", "record_session", "update_stats", "replay", "UPDATE_S"]
 

@@ -82,7 +82,7 @@ from ..protocol.layout import SensorLayout
 from ..signals.build import DEFAULT_COP_MIN_FORCE_N
 from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["FORMAT", "RATE_HZ", "N_COLUMNS", "SENSOR_POSITIONS_MM", "MM_PER_UNIT", "FOOT_LENGTH_MM", "NOMINAL_AREA_MM2",
            "sensor_layout", "sniff", "load", "demographics"]

@@ -59,7 +59,7 @@ from ..paths import require_file
 from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
 from ..signals.build import COP_MIN_FORCE_BW, DEFAULT_COP_MIN_FORCE_N
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["FORMAT", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "sniff", "load"]
 

@@ -112,7 +112,7 @@ from ..paths import require_file
 from ..signals.build import DEFAULT_COP_MIN_FORCE_N
 from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["FORMAT", "INSOLE_SIZES_MM", "Y_NORM_MEDIAL_POSITIVE", "sniff", "load", "insole_size_mm"]
 

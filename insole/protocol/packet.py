@@ -32,7 +32,7 @@ import numpy as np
 from ..constants import N_SENSORS, PROTOCOL_VERSION, RATE_CODES_HZ
 from ..errors import ProtocolError
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = [
     "HEADER_SIZE",

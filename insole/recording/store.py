@@ -51,7 +51,7 @@ from ..constants import SIDE_CODE, SIDE_FROM_CODE, SIDES
 from ..errors import RecordingError, UnknownFormatError
 from ..paths import require_file
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "check_new_recording", "RawRecording", "RecordingReader",
            "SideHeaders", "read_raw", "is_recording_file", "wal_missing"]

@@ -42,7 +42,7 @@ from .fonts import printable
 from .maps import load_map_figure, load_map_page
 from .text import headline, key_numbers, methods_text, quality_rows, quality_verdict
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["Session", "sessions_of", "write_report"]
 

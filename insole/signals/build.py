@@ -41,7 +41,7 @@ from .forces import force_and_cop, layout_for
 from .resample import PacketTimes, grid_rows, interpolate_rows
 from .timebase import ClockFit, fit_clock, unwrap_indices
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["decode_recording", "FootTiming", "foot_timing"]
 

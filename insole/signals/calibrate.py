@@ -26,7 +26,7 @@ from ..errors import InsoleError
 from ..model import Phase, Recording
 from .forces import NO_LOAD_N, force_and_cop, layout_for, sensor_channels
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["Calibration", "LIFT_PHASES", "unloaded_baselines", "subtract_baselines", "calibrate"]
 

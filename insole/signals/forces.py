@@ -10,7 +10,7 @@ from ..constants import N_SENSORS, SENSOR_CHANNELS
 from ..model import RecordingMeta
 from ..protocol.layout import SensorLayout, reference_layout
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["force_and_cop", "layout_for", "sensor_channels", "NO_LOAD_N"]
 

@@ -27,7 +27,7 @@ from ..constants import SIDE_CODE, SIDES
 from ..errors import InsoleError
 from ..protocol.logrecords import Beacons, SyncPoints
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["ClockFit", "DeviceClockMap", "fit_clock", "fit_logged_clocks", "unwrap_indices"]
 

@@ -22,7 +22,7 @@ from ..protocol.layout import SensorLayout, reference_layout
 from ..protocol.packet import MAX_RAW, encode_packets, max_samples_per_packet
 from .base import Scenario
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["InsoleModel", "PacketStream", "sample_packets"]
 

@@ -53,7 +53,7 @@ from .base import Scenario, bias_weights, check_region_bias, region_membership, 
 
 __all__ = ["GaitScenario"]
 
-logger = logging.getLogger("insole")
+logger = logging.getLogger(__name__)
 
 _MODES = ("run", "walk")
 _STRIKES = ("rearfoot", "midfoot", "forefoot")

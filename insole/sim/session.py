@@ -28,7 +28,7 @@ from ..recording.store import RecordingWriter
 from .base import Scenario
 from .device import InsoleModel, PacketStream, sample_packets
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["SimulationResult", "simulate_recording", "default_insoles"]
 

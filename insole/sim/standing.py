@@ -40,7 +40,7 @@ from .base import Scenario, bias_weights, check_region_bias, region_shares_pct
 
 __all__ = ["StandingScenario"]
 
-logger = logging.getLogger("insole")
+logger = logging.getLogger(__name__)
 
 #: spacing of the model grid, s (the sway is smooth well below 10 Hz)
 _GRID_DT_S = 0.005

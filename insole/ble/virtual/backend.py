@@ -56,7 +56,7 @@ from bleak.uuids import normalize_uuid_str
 
 from insole.ble.virtual.radio import VirtualRadio
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["VirtualClient", "VirtualGATTProtocolError", "VirtualScanner"]
 

@@ -115,7 +115,7 @@ if TYPE_CHECKING:
     from ...sim.device import InsoleModel
     from .radio import VirtualRadio
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["VirtualInsole", "advertising_payload"]
 

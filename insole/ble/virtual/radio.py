@@ -17,7 +17,7 @@ import itertools
 import logging
 from typing import ClassVar
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["VirtualRadio"]
 
