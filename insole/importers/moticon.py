@@ -99,6 +99,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -565,6 +566,39 @@ def load(path: str | os.PathLike) -> Recording:
     """
     p = require_file(path)
     where = str(p)
+    hdr, data = _header(where, p)
+    lay = _layout(where, hdr)
+    src: Any = io.BytesIO(data) if data is not None else p
+    df = _read(where, src, hdr, lay)
+    del data
+    df, t, lines = _timed_rows(where, df, hdr, lay)
+    rate, k = _timebase(where, t, lines)
+    size = _parse_size(where, hdr.meta)
+    length_mm, width_mm, size_note = insole_size_mm(size)
+    out_cols, out = _grid_columns(where, df, lay, lines, k, length_mm=length_mm, width_mm=width_mm)
+    del df
+    n_rows, k0 = t.size, int(k[0])
+    grid_s = (k0 + np.arange(out.shape[0], dtype=np.float64)) / rate
+    columns = pd.MultiIndex.from_tuples(out_cols, names=["side", "channel"])
+    samples = pd.DataFrame(out, index=pd.Index(grid_s, name=TIME_INDEX), columns=columns, copy=False)
+    quality = _quality(where, lay, out_cols, out, grid_s, rate, n_rows=n_rows)
+    meta = RecordingMeta(
+        source=f"import:{FORMAT}",
+        protocol=_protocol(hdr.meta),
+        sampling_rate_hz=rate,
+        subject=hdr.meta.get("name", (0, ""))[1],
+        body_mass_kg=None,
+        started_utc=_started(hdr.meta),
+        devices=_devices(hdr.meta, size),
+        phases=(),
+        extra=_extra(hdr.meta, lay, size, length_mm=length_mm, width_mm=width_mm, size_note=size_note),
+    )
+    log.info("%s: imported %d rows as %d samples at %g Hz", where, n_rows, out.shape[0], rate)
+    return Recording(samples=samples, meta=meta, quality=quality, path=where)
+
+
+def _header(where: str, p: Path) -> tuple[_Header, bytes | None]:
+    """The export's header, and its bytes re-encoded as UTF-8 when it is UTF-16 (else None)."""
     try:
         with open(p, "rb") as fh:
             head = fh.read(_HEADER_SCAN_BYTES)
@@ -578,12 +612,13 @@ def load(path: str | os.PathLike) -> Recording:
     if hdr is None or not _names_data(hdr):
         raise UnknownFormatError(f"{where}: not a Moticon OpenGo text export (expected '#' header lines and a "
                                  f"'# time<TAB>left pressure 1[N/cm²]...' column line)")
-    lay = _layout(where, hdr)
-    src: Any = io.BytesIO(data) if data is not None else p
-    df = _read(where, src, hdr, lay)
-    del data
-    lines = np.arange(hdr.lines + 1, hdr.lines + 1 + len(df), dtype=np.int64)  # file line of each row
+    return hdr, data
 
+
+def _timed_rows(where: str, df: pd.DataFrame, hdr: _Header, lay: _Layout
+                ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Rows with a time (wholly empty rows dropped), their times in s and their file lines."""
+    lines = np.arange(hdr.lines + 1, hdr.lines + 1 + len(df), dtype=np.int64)  # file line of each row
     t = df[lay.time.index].to_numpy(dtype=np.float64)
     if lay.factors[lay.time.index] != 1.0:
         t = t * lay.factors[lay.time.index]
@@ -595,9 +630,7 @@ def load(path: str | os.PathLike) -> Recording:
             i = int(np.flatnonzero(no_time & ~empty)[0])
             raise RecordingError(f"{where}: line {lines[i]}: the time field is empty; every row needs a time")
         keep = ~empty
-        df = df.loc[keep]
-        t = t[keep]
-        lines = lines[keep]
+        df, t, lines = df.loc[keep], t[keep], lines[keep]
         log.debug("%s: %d empty rows skipped", where, int(empty.sum()))
     if t.size == 0:
         raise RecordingError(f"{where}: no data rows after the column names (line {hdr.lines}); the export holds "
@@ -605,104 +638,105 @@ def load(path: str | os.PathLike) -> Recording:
     if not np.isfinite(t).all():
         i = int(np.flatnonzero(~np.isfinite(t))[0])
         raise RecordingError(f"{where}: line {lines[i]}: time {float(t[i])!r} is not a finite number of seconds")
-    rate, k = _timebase(where, t, lines)
-    n_rows = t.size
-    k0 = int(k[0])
-    n_grid = int(k[-1]) - k0 + 1
-    contiguous = n_grid == n_rows
-    rows = None if contiguous else (k - k0)
+    return df, t, lines
 
-    size = _parse_size(where, hdr.meta)
-    length_mm, width_mm, size_note = insole_size_mm(size)
-    lateral_sign = -1.0 if Y_NORM_MEDIAL_POSITIVE else 1.0
 
+def _column_plan(lay: _Layout) -> tuple[list[tuple[str, str]], list[tuple[str, Any]]]:
+    """The output columns in order, and where each comes from: ("col", _Column or None) or ("cop_x"/"cop_y", side)."""
     out_cols: list[tuple[str, str]] = []
-    plan: list[tuple[str, Any]] = []  # (what, payload) per output column
+    plan: list[tuple[str, Any]] = []
     for side, chans in lay.sides.items():
-        has_p = any(kind == "pressure" for kind, _ in chans)
-        has_imu = any(kind in ("acc", "gyro") for kind, _ in chans)
-        if has_p:
+        if any(kind == "pressure" for kind, _ in chans):
             for ch in SENSOR_CHANNELS:
                 out_cols.append((side, ch))
                 plan.append(("col", chans.get(("pressure", ch))))
         out_cols += [(side, FORCE), (side, COP_X), (side, COP_Y)]
         plan += [("col", chans[("force", "")]), ("cop_x", side), ("cop_y", side)]
-        if has_imu:
+        if any(kind in ("acc", "gyro") for kind, _ in chans):
             for ch in IMU_CHANNELS:
                 kind = "acc" if ch.startswith("acc") else "gyro"
                 out_cols.append((side, ch))
                 plan.append(("col", chans.get((kind, ch.split("_")[1]))))
+    return out_cols, plan
 
+
+def _values(where: str, df: pd.DataFrame, lay: _Layout, lines: np.ndarray, c: _Column | None) -> np.ndarray | None:
+    """One column in insole's units (float32), checked for implausible values; None for a missing column."""
+    if c is None:
+        return None
+    v = df[c.index].to_numpy(dtype=np.float32)
+    f = lay.factors[c.index]
+    if f != 1.0:
+        v = v * np.float32(f)
+    with np.errstate(invalid="ignore"):
+        big = np.flatnonzero(~(np.abs(v) <= MAX_ABS_VALUE) & ~np.isnan(v))
+    if big.size:
+        i = int(big[0])
+        raise RecordingError(f"{where}: line {lines[i]}: {c.name.strip()} is {float(v[i])!r}, not a "
+                             f"plausible measurement; leave the field empty for a missing value")
+    return v
+
+
+def _foot_cop_mm(force: np.ndarray, xn: np.ndarray, yn: np.ndarray, *, length_mm: float,
+                 width_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Moticon's normalised COP (X along, Y across, -0.5..0.5) in the foot frame, mm: (x lateral, y from the heel)."""
+    lateral_sign = -1.0 if Y_NORM_MEDIAL_POSITIVE else 1.0
+    with np.errstate(invalid="ignore"):
+        undefined = ~(force >= DEFAULT_COP_MIN_FORCE_N) | ((xn == 0) & (yn == 0)) | ~(np.abs(xn) <= 5.0) \
+            | ~(np.abs(yn) <= 5.0)
+    along = (xn + np.float32(0.5)) * np.float32(length_mm)
+    across = yn * np.float32(lateral_sign * width_mm)
+    along[undefined] = np.nan
+    across[undefined] = np.nan
+    return across, along
+
+
+def _grid_columns(where: str, df: pd.DataFrame, lay: _Layout, lines: np.ndarray, k: np.ndarray, *,
+                  length_mm: float, width_mm: float) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """The output columns and their values on the uniform grid ``k`` (NaN rows where the export has none)."""
+    out_cols, plan = _column_plan(lay)
+    k0 = int(k[0])
+    n_grid = int(k[-1]) - k0 + 1
+    contiguous = n_grid == len(df)
+    rows = None if contiguous else (k - k0)
     out = np.empty((n_grid, len(out_cols)), dtype=np.float32, order="F")
     if not contiguous:
         out.fill(np.nan)
-
-    def put(j: int, values: np.ndarray | None) -> None:
+    cop: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for side, chans in lay.sides.items():
+        cx_c, cy_c = chans.get(("cop", "x")), chans.get(("cop", "y"))
+        if cx_c is None or cy_c is None:
+            nan = np.full(len(df), np.nan, dtype=np.float32)
+            cop[side] = (nan, nan)
+            continue
+        cop[side] = _foot_cop_mm(_values(where, df, lay, lines, chans[("force", "")]),
+                                 _values(where, df, lay, lines, cx_c), _values(where, df, lay, lines, cy_c),
+                                 length_mm=length_mm, width_mm=width_mm)
+    for j, (what, payload) in enumerate(plan):
+        values = (_values(where, df, lay, lines, payload) if what == "col"
+                  else cop[payload][0 if what == "cop_x" else 1])
         if values is None:
             out[:, j] = np.nan
         elif contiguous:
             out[:, j] = values
         else:
             out[rows, j] = values
+    return out_cols, out
 
-    def column(c: _Column | None) -> np.ndarray | None:
-        if c is None:
-            return None
-        v = df[c.index].to_numpy(dtype=np.float32)
-        f = lay.factors[c.index]
-        if f != 1.0:
-            v = v * np.float32(f)
-        with np.errstate(invalid="ignore"):
-            big = np.flatnonzero(~(np.abs(v) <= MAX_ABS_VALUE) & ~np.isnan(v))
-        if big.size:
-            i = int(big[0])
-            raise RecordingError(f"{where}: line {lines[i]}: {c.name.strip()} is {float(v[i])!r}, not a "
-                                 f"plausible measurement; leave the field empty for a missing value")
-        return v
 
-    cop: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for side, chans in lay.sides.items():
-        force = column(chans[("force", "")])
-        cx_c, cy_c = chans.get(("cop", "x")), chans.get(("cop", "y"))
-        if cx_c is None or cy_c is None:
-            nan = np.full(n_rows, np.nan, dtype=np.float32)
-            cop[side] = (nan, nan)
-            continue
-        xn, yn = column(cx_c), column(cy_c)
-        with np.errstate(invalid="ignore"):
-            undefined = ~(force >= DEFAULT_COP_MIN_FORCE_N) | ((xn == 0) & (yn == 0)) | ~(np.abs(xn) <= 5.0) \
-                | ~(np.abs(yn) <= 5.0)
-        along = (xn + np.float32(0.5)) * np.float32(length_mm)
-        across = yn * np.float32(lateral_sign * width_mm)
-        along[undefined] = np.nan
-        across[undefined] = np.nan
-        cop[side] = (across, along)
-
-    for j, ((side, ch), (what, payload)) in enumerate(zip(out_cols, plan)):
-        if what == "col":
-            put(j, column(payload))
-        elif what == "cop_x":
-            put(j, cop[payload][0])
-        else:
-            put(j, cop[payload][1])
-    del df, cop
-
-    grid_s = (k0 + np.arange(n_grid, dtype=np.float64)) / rate
-    columns = pd.MultiIndex.from_tuples(out_cols, names=["side", "channel"])
-    samples = pd.DataFrame(out, index=pd.Index(grid_s, name=TIME_INDEX), columns=columns, copy=False)
-
-    sides = list(lay.sides)
+def _quality(where: str, lay: _Layout, out_cols: list[tuple[str, str]], out: np.ndarray, grid_s: np.ndarray,
+             rate: float, *, n_rows: int) -> dict[str, Any]:
+    """The import's data-quality record (per side: gaps, loss, first sample)."""
     side_q = {}
-    for s in sides:
+    for s in lay.sides:
         fj = out_cols.index((s, FORCE))
         q = side_quality(s, out[:, fj], grid_s, rate)
         ok = np.flatnonzero(np.isfinite(out[:, fj]))
         q["first_sample_s"] = float(grid_s[ok[0]]) if ok.size else None
         side_q[s] = q
-    for s in sides:
-        if side_q[s]["first_sample_s"] is None:
+        if q["first_sample_s"] is None:
             log.warning("%s: the %s insole has no data in the export", where, s)
-    quality: dict[str, Any] = {
+    return {
         "sides": side_q,
         "cop_min_force_n": DEFAULT_COP_MIN_FORCE_N,
         "packet_loss_pct": {s: q["loss_pct"] for s, q in side_q.items()},
@@ -710,7 +744,11 @@ def load(path: str | os.PathLike) -> Recording:
         "damaged_file": False,
         "import": {"format": FORMAT, "rows": int(n_rows), "resampled": False},
     }
-    m = hdr.meta
+
+
+def _extra(m: dict, lay: _Layout, size: int | None, *, length_mm: float, width_mm: float,
+           size_note: str) -> dict[str, Any]:
+    """``meta.extra`` of an export: the COP conversion, the vendor's header, ignored columns."""
     moticon = {key: m[key][1] for key in _HEADER_KEYS if key in m}
     extra: dict[str, Any] = {
         "cop_frame": "foot", "event_convention": "moticon",
@@ -733,16 +771,4 @@ def load(path: str | os.PathLike) -> Recording:
         extra["ignored_columns"] = lay.ignored
     if "start time" in m and "start timestamp" not in m:
         extra["start_time_zone"] = "unknown: '# Start time' is the recording phone's local time"
-    meta = RecordingMeta(
-        source=f"import:{FORMAT}",
-        protocol=_protocol(m),
-        sampling_rate_hz=rate,
-        subject=m.get("name", (0, ""))[1],
-        body_mass_kg=None,
-        started_utc=_started(m),
-        devices=_devices(m, size),
-        phases=(),
-        extra=extra,
-    )
-    log.info("%s: imported %d rows as %d samples at %g Hz", where, n_rows, n_grid, rate)
-    return Recording(samples=samples, meta=meta, quality=quality, path=where)
+    return extra
