@@ -214,11 +214,7 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     """
     o = options or GaitOptions()
     recording.require_both_feet("gait analysis")
-    if o.contact.convention == "auto":
-        # a vendor's export keeps its vendor's convention; our own insoles: the force plate's 20 N shared out
-        # by each foot's own loading, so a gain difference between the insoles is not read as asymmetry
-        own = recording.meta.extra.get("event_convention", DEFAULT_CONVENTION)
-        o = replace(o, contact=replace(o.contact, convention=own if own in EVENT_CONVENTIONS else DEFAULT_CONVENTION))
+    o = _resolved_convention(o, recording)
     fs = recording.meta.sampling_rate_hz
     mass = body_mass_kg or recording.meta.body_mass_kg
     bw = mass * STANDARD_GRAVITY_M_S2 if mass else None
@@ -228,37 +224,90 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
         idx = recording.samples.index.to_numpy()
         a, b = np.searchsorted(idx, span.analysed_s[0]), np.searchsorted(idx, span.analysed_s[1], side="right")
         recording = replace(recording, samples=recording.samples.iloc[a:b])
+    t = recording.samples.index.to_numpy()
+    mode_ = protocol if protocol in ("run", "walk") else "run"
+    contacts, zeroed, baselines = _foot_events(recording, mode=mode_, body_weight_n=bw, options=o)
+    steps = step_table(recording, contacts, zeroed, body_weight_n=bw)
+    _require_steps(steps, span, t)
+    mode = _mode(steps, protocol)
+    kept = steps[steps["excluded"] == ""]
+    rng = np.random.default_rng(o.seed)
+    asym = _asymmetries(recording, kept, mode=mode, options=o, rng=rng)
+    swing_asym = asym.pop("swing_time", None)
+    excluded = steps["excluded"].value_counts().to_dict()
+    excluded.pop("", None)
+    drift, sensor, distance_m = _drift(recording, kept, asym, baselines, zeroed, body_weight_n=bw, span_note=span.note,
+                                       distance_m=distance_m, options=o, rng=rng)
+    dur = float(t[-1] - t[0])
+    ds = (kept["double_support_s"] / kept["stride_time_s"]).dropna()
+    speed = distance_m / dur if distance_m and dur > 0 else None
+    stride_s = kept["stride_time_s"].dropna()
+    side = _overall(asym) if min(_kept_per_side(kept).values()) >= MIN_STEPS_FOR_VERDICT else "none"
+    step_times = kept["step_time_s"].dropna()
+    return GaitResult(mode=mode, steps=steps, per_side=_per_side(steps, kept),
+                      n_steps={k: int((kept["side"] == k).sum()) for k in SIDES},
+                      n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
+                      cadence_spm=float(60.0 / step_times.mean()) if len(step_times) else float("nan"),
+                      asymmetry=asym, drift=drift, sensor=sensor, favored_side=side,
+                      verdict=_verdict(asym, side, mode, n_kept=_kept_per_side(kept), excluded=excluded),
+                      thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
+                      notes=tuple(_notes(fs, span.note, excluded)), options=o, span=span,
+                      double_support_pct=float(100.0 * ds.mean()) if len(ds) else None,
+                      phase=phase_coordination(steps), speed_m_s=speed,
+                      stride_length_m=float(speed * stride_s.mean()) if speed and len(stride_s) else None,
+                      swing_asymmetry=swing_asym, regions=gait_regions(recording, steps, n_boot=o.n_boot, seed=o.seed))
+
+
+
+def _resolved_convention(o: GaitOptions, recording: Recording) -> GaitOptions:
+    """``auto`` events: a vendor's export keeps its vendor's convention; our own insoles get
+    :data:`~insole.analysis.contacts.DEFAULT_CONVENTION` (20 N shared out by each foot's own loading)."""
+    if o.contact.convention != "auto":
+        return o
+    own = recording.meta.extra.get("event_convention", DEFAULT_CONVENTION)
+    return replace(o, contact=replace(o.contact, convention=own if own in EVENT_CONVENTIONS else DEFAULT_CONVENTION))
+
+
+def _foot_events(recording: Recording, *, mode: str, body_weight_n: float | None, options: GaitOptions
+                 ) -> tuple[dict[str, Contacts], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each foot's contacts, zeroed force and swing baseline (N); a second pass for ``paired`` levels."""
     s = recording.samples
-    t = s.index.to_numpy()
+    fs, t0 = recording.meta.sampling_rate_hz, float(s.index[0])
     contacts: dict[str, Contacts] = {}
     zeroed: dict[str, np.ndarray] = {}
     baselines: dict[str, np.ndarray] = {}
-    mode_ = protocol if protocol in ("run", "walk") else "run"
     for side in SIDES:
         raw = s[(side, FORCE)].to_numpy(dtype=np.float64)
-        contacts[side], zeroed[side] = detect_contacts(raw, sampling_rate_hz=fs, t0_s=float(t[0]), mode=mode_,
-                                                       body_weight_n=bw, options=o.contact)
+        contacts[side], zeroed[side] = detect_contacts(raw, sampling_rate_hz=fs, t0_s=t0, mode=mode,
+                                                       body_weight_n=body_weight_n, options=options.contact)
         baselines[side] = raw - zeroed[side]
     peaks = [c.thresholds_n.get("median_peak") for c in contacts.values()]
-    if EVENT_CONVENTIONS[o.contact.convention].get("paired") and all(p and p > 0 for p in peaks):
+    if EVENT_CONVENTIONS[options.contact.convention].get("paired") and all(p and p > 0 for p in peaks):
         pair_peak = float(np.mean(peaks))  # each foot's levels follow its own loading (second pass, zeroed force)
         for side in SIDES:
-            contacts[side], _ = detect_contacts(zeroed[side], sampling_rate_hz=fs, t0_s=float(t[0]), mode=mode_,
-                                                body_weight_n=bw, options=o.contact, zeroed=True,
+            contacts[side], _ = detect_contacts(zeroed[side], sampling_rate_hz=fs, t0_s=t0, mode=mode,
+                                                body_weight_n=body_weight_n, options=options.contact, zeroed=True,
                                                 pair_peak_n=pair_peak)
-    steps = step_table(recording, contacts, zeroed, body_weight_n=bw)
+    return contacts, zeroed, baselines
+
+
+def _require_steps(steps: pd.DataFrame, span, t: np.ndarray) -> None:
+    """Raise InsoleError when a foot has fewer than 5 steps, saying why it may be."""
     n_found = {side: int((steps["side"] == side).sum()) for side in SIDES}
-    if min(n_found.values()) < 5:
-        if span.note:
-            raise InsoleError(f"too few steps found (left {n_found[LEFT]}, right {n_found[RIGHT]}) in the "
-                              f"{t[-1] - t[0]:.1f} s when both feet have data: {span.note}")
-        none = [side for side in SIDES if n_found[side] == 0]
-        raise InsoleError(f"too few steps found (left {n_found[LEFT]}, right {n_found[RIGHT]})"
-                          + (f"; the {none[0]} foot has no contacts" if len(none) == 1 else "")
-                          + ": is this a run or a walk? For a standing test use --protocol standing")
-    mode = _mode(steps, protocol)
-    kept = steps[steps["excluded"] == ""]
-    per_side: dict[str, dict[str, float]] = {}
+    if min(n_found.values()) >= 5:
+        return
+    if span.note:
+        raise InsoleError(f"too few steps found (left {n_found[LEFT]}, right {n_found[RIGHT]}) in the "
+                          f"{t[-1] - t[0]:.1f} s when both feet have data: {span.note}")
+    none = [side for side in SIDES if n_found[side] == 0]
+    raise InsoleError(f"too few steps found (left {n_found[LEFT]}, right {n_found[RIGHT]})"
+                      + (f"; the {none[0]} foot has no contacts" if len(none) == 1 else "")
+                      + ": is this a run or a walk? For a standing test use --protocol standing")
+
+
+def _per_side(steps: pd.DataFrame, kept: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per foot: the means of the kept steps and the CVs of stride, swing and stance time."""
+    out: dict[str, dict[str, float]] = {}
     for side in SIDES:
         k = kept[kept["side"] == side]
         d = {c: _mean(k[c]) for c in _SUMMARY}
@@ -266,35 +315,47 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
         for name, col in (("stride_time_cv_pct", "stride_time_s"), ("swing_time_cv_pct", "swing_time_s"),
                           ("stance_time_cv_pct", "contact_time_s")):
             d[name] = variability_cv_pct(mine[col].to_numpy(dtype=float), mine["excluded"].to_numpy())
-        per_side[side] = d
-    step_times = kept["step_time_s"].dropna()
-    cadence = float(60.0 / step_times.mean()) if len(step_times) else float("nan")
+        out[side] = d
+    return out
 
-    rng = np.random.default_rng(o.seed)
-    asym: dict[str, MetricAsymmetry] = {}
+
+def _asymmetries(recording: Recording, kept: pd.DataFrame, *, mode: str, options: GaitOptions,
+                 rng: np.random.Generator) -> dict[str, MetricAsymmetry]:
+    """Each metric's asymmetry over the kept steps, judged (runners' or walkers' limits; what may vote)."""
+    o = options
     unmatched = force_gains_unmatched(recording) if mode == "walk" else ""
     names = [n for n in METRICS if not (n == "flight_time" and mode == "walk")]  # walk: negative (double support)
     if mode == "walk":
         names.append("swing_time")  # running has flight time instead
+    asym: dict[str, MetricAsymmetry] = {}
     for name in names:
         col = METRICS.get(name, "swing_time_s")
         walk = {"limit_si_pct": WALK_LIMIT_SI_PCT[name], "reference": WALK_REFERENCE[name]} if mode == "walk" else {}
         asym[name] = _judged(metric_asymmetry(name, kept.loc[kept["side"] == LEFT, col].to_numpy(),
                                               kept.loc[kept["side"] == RIGHT, col].to_numpy(), n_boot=o.n_boot,
                                               rng=rng, favour_factor=o.favour_factor, **walk),
-                             sampling_rate_hz=fs, gains_unmatched=unmatched)
-    swing_asym = asym.pop("swing_time", None)
+                             sampling_rate_hz=recording.meta.sampling_rate_hz, gains_unmatched=unmatched)
+    return asym
+
+
+def _notes(fs: float, span_note: str, excluded: dict) -> list[str]:
+    """The result's notes: a low sampling rate, a foot missing for a while, the steps left out."""
     notes = []
     if fs < 200:
         notes.append(f"loading rate needs 200 Hz or more to mean much; this recording is {fs:g} Hz")
-    if span.note:
-        notes.append(span.note)
-    excluded = steps["excluded"].value_counts().to_dict()
-    excluded.pop("", None)
+    if span_note:
+        notes.append(span_note)
     if excluded:
         notes.append("steps left out: " + ", ".join(f"{v} {k}" for k, v in excluded.items()))
+    return notes
 
-    # drift over the run
+
+def _drift(recording: Recording, kept: pd.DataFrame, asym: dict[str, MetricAsymmetry], baselines, zeroed, *,
+           body_weight_n: float | None, span_note: str, distance_m: float | None, options: GaitOptions,
+           rng: np.random.Generator) -> tuple[dict[str, Any], Any, float | None]:
+    """The indices over the run (per window, per km), their trends and change points, the sensor check."""
+    o = options
+    t = recording.samples.index.to_numpy()
     dur = float(t[-1] - t[0])
     n_win = max(1, int(round(dur / o.drift.window_s)))
     edges = float(t[0]) + np.linspace(0.0, dur, n_win + 1)
@@ -304,11 +365,11 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     slopes = {k: trend(centres, windows[k].to_numpy(), n_boot=o.n_boot, block=o.drift.block_windows, rng=rng)
               for k in metrics}
     changes = {k: change_point(windows["start_s"].to_numpy(), windows[k].to_numpy()) for k in metrics}
-    sensor = sensor_drift(t, baselines, zeroed, edges_s=edges, body_weight_n=bw, options=o.drift,
+    sensor = sensor_drift(t, baselines, zeroed, edges_s=edges, body_weight_n=body_weight_n, options=o.drift,
                           contacts_s=np.sort(kept["ic_s"].to_numpy(dtype=float)))
     drift = {"window_s": float(dur / n_win), "windows": windows.to_dict("records"),
              "slope_pp_per_10min": slopes, "change_point": changes,
-             "verdict": _drift_verdict(slopes, sensor, span.note)}
+             "verdict": _drift_verdict(slopes, sensor, span_note)}
     distance_m = _plausible_distance_m(distance_m, recording.meta.extra.get("distance_m"), dur)
     if distance_m and distance_m >= 1000.0:
         # per km: windows of equal distance, at the run's mean pace
@@ -318,21 +379,7 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
         per_km.insert(0, "km", np.arange(1, len(per_km) + 1))
         drift["per_km"] = per_km.to_dict("records")
         drift["distance_m"] = float(distance_m)
-    ds = (kept["double_support_s"] / kept["stride_time_s"]).dropna()
-    speed = distance_m / dur if distance_m and dur > 0 else None
-    stride_s = kept["stride_time_s"].dropna()
-    side = _overall(asym) if min(_kept_per_side(kept).values()) >= MIN_STEPS_FOR_VERDICT else "none"
-    return GaitResult(mode=mode, steps=steps, per_side=per_side, n_steps={k: int((kept["side"] == k).sum()) for k in SIDES},
-                      n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
-                      cadence_spm=cadence, asymmetry=asym, drift=drift, sensor=sensor, favored_side=side,
-                      verdict=_verdict(asym, side, mode, n_kept=_kept_per_side(kept), excluded=excluded),
-                      thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
-                      notes=tuple(notes), options=o, span=span,
-                      double_support_pct=float(100.0 * ds.mean()) if len(ds) else None,
-                      phase=phase_coordination(steps), speed_m_s=speed,
-                      stride_length_m=float(speed * stride_s.mean()) if speed and len(stride_s) else None,
-                      swing_asymmetry=swing_asym, regions=gait_regions(recording, steps, n_boot=o.n_boot, seed=o.seed))
-
+    return drift, sensor, distance_m
 
 #: fewest kept steps per foot for an asymmetry verdict (fewer: "too few steps")
 MIN_STEPS_FOR_VERDICT = 10
