@@ -174,3 +174,30 @@ def test_each_foot_cop_moves_across_the_foot_in_two_legged_standing():
     assert 0.25 < ratio < 0.8  # a 2-D path, narrower across the foot than along it
     ap, ml = sc.net_cop_mm(t)
     assert np.std(ml) == pytest.approx(sc.options["sway_ml_rms_mm"], rel=0.25)
+
+
+# --- a walk calibrated with the standing test of the same insoles ---------------------------------
+
+def _pair(seed: int, left_gain: float):
+    ins = default_insoles(seed=seed)
+    return {**ins, "left": replace(ins["left"], gain=left_gain)}
+
+
+def test_a_walk_calibrated_by_the_standing_test_lets_the_forces_vote(tmp_path):
+    from insole.analysis.gait import analyze_gait
+    from insole.errors import InsoleError
+    from insole.signals.calibrate import calibrated_from
+
+    simulate_recording(tmp_path / "st.insole", make_scenario("standing", seed=1), insoles=_pair(7, 1.2))
+    simulate_recording(tmp_path / "w.insole", make_scenario("walk", duration_s=60.0, seed=1), insoles=_pair(7, 1.2))
+    standing, walk = insole.load(tmp_path / "st.insole"), insole.load(tmp_path / "w.insole")
+    raw = analyze_gait(walk, protocol="walk").asymmetry["peak_force"]
+    assert raw.si_pct == pytest.approx(-18.2, abs=1.5) and not raw.used_for_verdict  # the left insole reads 20 % high
+    cal_walk, cal = calibrated_from(walk, standing)
+    assert cal.method == "single_leg" and cal.gains["left"] / cal.gains["right"] == pytest.approx(1 / 1.2, rel=0.01)
+    fixed = analyze_gait(cal_walk, protocol="walk").asymmetry["peak_force"]
+    assert abs(fixed.si_pct) < 1.0 and fixed.used_for_verdict
+    # another pair's standing test is refused
+    simulate_recording(tmp_path / "other.insole", make_scenario("standing", seed=1), insoles=_pair(8, 1.0))
+    with pytest.raises(InsoleError, match="another left insole"):
+        calibrated_from(walk, insole.load(tmp_path / "other.insole"))

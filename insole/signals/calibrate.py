@@ -28,7 +28,7 @@ from .forces import NO_LOAD_N, force_and_cop, layout_for, sensor_channels
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Calibration", "LIFT_PHASES", "unloaded_baselines", "subtract_baselines", "calibrate"]
+__all__ = ["Calibration", "LIFT_PHASES", "unloaded_baselines", "subtract_baselines", "calibrate", "calibrated_from"]
 
 #: phase in which each foot is in the air
 LIFT_PHASES = {LEFT: "lift_left", RIGHT: "lift_right"}
@@ -258,3 +258,51 @@ def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: 
     log.info("calibration %s gains %s zeroed %s", method, gains, zeroed)
     return recording, Calibration(method=method, gains=gains, zeroed=zeroed, baseline_n=baseline_n,
                                   body_weight_n=bw, two_leg_sum_bw=two_leg, note=note)
+
+
+def calibrated_from(recording: Recording, standing: Recording, *,
+                    body_mass_kg: float | None = None) -> tuple[Recording, Calibration]:
+    """A walk or run with the single-leg gains of a standing test of the same insoles.
+
+    A walk alone cannot tell a gain difference between the two insoles from
+    a difference between the feet; the standing test's foot lifts can (each
+    insole carries the whole body in turn). The walk's forces and sensor
+    pressures are multiplied by those gains, and ``meta.extra["calibration"]``
+    records it, so the walk's force metrics may vote
+    (:func:`insole.analysis.gait.force_gains_unmatched`).
+
+    Parameters
+    ----------
+    recording : Recording
+        The walk or run.
+    standing : Recording
+        A standing test with the phases ``lift_left`` and ``lift_right``,
+        recorded with the same insoles (same serial numbers where both
+        recordings know them).
+    body_mass_kg : float, optional
+        Overrides the standing test's body mass.
+
+    Returns
+    -------
+    (Recording, Calibration)
+
+    Raises
+    ------
+    InsoleError
+        When the standing test has no foot lifts, or was recorded with other
+        insoles.
+    """
+    for side in SIDES:
+        a, b = recording.meta.devices.get(side), standing.meta.devices.get(side)
+        if a is not None and b is not None and a.serial and b.serial and a.serial != b.serial:
+            raise InsoleError(f"the standing test was recorded with another {side} insole (serial {b.serial}, "
+                              f"this recording {a.serial}); calibrate with a standing test of the same insoles")
+    lifts = set(LIFT_PHASES.values())
+    quiet = tuple(p for p in standing.meta.phases if p.name not in lifts)
+    _, cal = calibrate(standing, quiet_phases=quiet, method="single_leg", zero=True, body_mass_kg=body_mass_kg)
+    scaled = _scaled(recording, cal.gains)
+    extra = {**recording.meta.extra,
+             "calibration": {"method": cal.method, "gains": dict(cal.gains), "from": standing.path or "a standing test",
+                             "note": cal.note}}
+    return replace(scaled, meta=replace(scaled.meta, extra=extra)), cal
+
