@@ -221,6 +221,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from . import analyze
 
     rec = _load(args.file)
+    if args.calibration_from:
+        from .signals.calibrate import calibrated_from
+
+        rec, _ = calibrated_from(rec, _load(args.calibration_from), body_mass_kg=args.body_mass_kg)
     with _working(f"analysing {args.file}"):
         result = analyze(rec, protocol=args.protocol, body_mass_kg=args.body_mass_kg,
                          distance_m=args.distance_km * 1000.0 if args.distance_km else None,
@@ -621,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--distance-km", type=_number("km", 0.0, 500.0, above=True), default=None, metavar="KM",
                    help="distance of the run: adds the asymmetry per km to the drift")
     a.add_argument("--json", action="store_true", help="the documented JSON object on stdout")
+    a.add_argument("--calibration-from", default=None, metavar="STANDING",
+                   help="a walk or run: take each insole's gain from this standing test of the same insoles (its "
+                        "foot lifts), so the force metrics can be judged")
     a.add_argument("--events", choices=("auto", "paired", "force-plate", "relative", "moticon"), default="auto",
                    help="where initial contact and toe-off are placed: paired (the default for insole recordings: "
                         "20 N shared out by each foot's own loading), force-plate (20 N on each foot), relative (3 %% of each "
