@@ -4,8 +4,17 @@ Public API
 ----------
 load(path)
     Any supported file -> :class:`insole.model.Recording`.
-analyze(recording, ...)
-    -> result whose ``.to_dict()`` is the JSON of ``insole analyze --json``.
+Recording.from_frame(df, *, sampling_rate_hz, protocol, ...)
+    A pandas DataFrame of forces (and COP, pressures) -> Recording.
+analyze(recording, ...) or analyze(df, *, sampling_rate_hz, protocol, ...)
+    -> :class:`AnalysisResult`: ``.to_dict()`` is the JSON of ``insole
+    analyze --json``, ``.summary()`` one flat row for a cohort table.
+write_report(recordings, results, path)
+    The PDF report.
+figures
+    The report's figures (module :mod:`insole.report.figures`).
+GaitOptions, StandingOptions, ContactOptions, DriftOptions
+    The analysis parameters.
 sway_metrics(ap_mm, ml_mm, *, sampling_rate_hz)
     Sway metrics of a centre-of-pressure series, exactly as SCIENCE.md defines.
 """
@@ -18,14 +27,29 @@ __version__ = "0.1.0"
 
 logging.getLogger("insole").addHandler(logging.NullHandler())
 
-from .errors import InsoleError, ProtocolError, RecordingError, UnknownFormatError  # noqa: E402
+from .errors import (  # noqa: E402
+    InsoleError,
+    LogFormatError,
+    OutputError,
+    ProtocolError,
+    RecordingError,
+    UnknownFormatError,
+)
 from .model import Phase, Recording, RecordingMeta  # noqa: E402
 
 
 _LAZY = {
     "load": ("loader", "load"),
     "analyze": ("analysis.analyze", "analyze"),
+    "AnalysisResult": ("analysis.analyze", "AnalysisResult"),
     "sway_metrics": ("analysis.sway", "sway_metrics"),
+    "GaitOptions": ("analysis.gait", "GaitOptions"),
+    "StandingOptions": ("analysis.standing", "StandingOptions"),
+    "ContactOptions": ("analysis.contacts", "ContactOptions"),
+    "DriftOptions": ("analysis.drift", "DriftOptions"),
+    # matplotlib: only when a report or a figure is asked for
+    "write_report": ("report.pdf", "write_report"),
+    "figures": ("report.figures", None),
 }
 
 
@@ -36,7 +60,8 @@ def __getattr__(name: str):
         import importlib
 
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(f".{module}", __name__), attr)
+        mod = importlib.import_module(f".{module}", __name__)
+        return mod if attr is None else getattr(mod, attr)
     raise AttributeError(f"module 'insole' has no attribute {name!r}")
 
 __all__ = [
@@ -44,11 +69,24 @@ __all__ = [
     "load",
     "analyze",
     "sway_metrics",
+    "write_report",
+    "figures",
+    "AnalysisResult",
+    "GaitOptions",
+    "StandingOptions",
+    "ContactOptions",
+    "DriftOptions",
     "Recording",
     "RecordingMeta",
     "Phase",
     "InsoleError",
+    "LogFormatError",
+    "OutputError",
     "ProtocolError",
     "RecordingError",
     "UnknownFormatError",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -139,6 +139,48 @@ class Recording:
     quality: dict[str, Any] = field(default_factory=dict)
     path: str = ""
 
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, sampling_rate_hz: float, protocol: str,
+                   body_mass_kg: float | None = None, phases: Any = ()) -> "Recording":
+        """A recording from a pandas DataFrame (a force plate's export, a
+        notebook's data).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Flat columns ``left_force_n``, ``right_force_n`` (N, required),
+            ``left_cop_x_mm``, ``left_cop_y_mm``, ``right_cop_x_mm``,
+            ``right_cop_y_mm`` (GROUND frame: x to the subject's right, y
+            forward, origin midway between the heels), ``left_p01`` ..
+            ``left_p16`` (kPa); or ``(side, channel)`` columns as
+            :attr:`samples` (COP in the foot frame). Time from a ``time_s``
+            column (s), else the index (float seconds, timedeltas, or the
+            default RangeIndex as sample numbers).
+        sampling_rate_hz : float
+            The data's sampling rate, Hz; times that jitter around it are
+            interpolated onto its grid.
+        protocol : str
+            ``standing``, ``run``, ``walk`` or ``auto``.
+        body_mass_kg : float, optional
+            Subject's body mass, kg.
+        phases : iterable
+            :class:`Phase` or ``(name, start_s, end_s)`` tuples, s.
+
+        Raises
+        ------
+        insole.errors.RecordingError
+            For a missing or malformed column, times that do not increase or
+            do not match the rate, or a bad argument.
+
+        See Also
+        --------
+        insole.importers.frame.recording_from_frame : the implementation.
+        """
+        from .importers.frame import recording_from_frame
+
+        return recording_from_frame(df, sampling_rate_hz=sampling_rate_hz, protocol=protocol,
+                                    body_mass_kg=body_mass_kg, phases=phases)
+
     @property
     def duration_s(self) -> float:
         """Seconds covered by the samples frame (0 when empty)."""
