@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .constants import STANDARD_GRAVITY_M_S2
+
 if TYPE_CHECKING:  # pandas is imported by the decode stage, not by the data model
     import pandas as pd
 
@@ -113,6 +115,22 @@ class RecordingMeta:
     phases: tuple[Phase, ...] = ()
     truth: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def body_weight_n(self) -> float | None:
+        """The subject's body weight, N (None when the body mass is unknown)."""
+        return body_weight_n(self.body_mass_kg)
+
+
+def body_weight_n(body_mass_kg: float | None) -> float | None:
+    """Body weight of a body mass, N (standard gravity); None for an unknown (None or 0) mass.
+
+    Parameters
+    ----------
+    body_mass_kg : float or None
+        Body mass, kg.
+    """
+    return float(body_mass_kg) * STANDARD_GRAVITY_M_S2 if body_mass_kg else None
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,5 +1,5 @@
 """Running and walking: contacts, the per-step table, per-side summaries,
-asymmetry with confidence, and drift over the run (SCIENCE.md, "Gait")."""
+asymmetry with confidence, and drift over the run (docs/science.md, "Gait")."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..constants import FORCE, LEFT, RIGHT, SIDES, STANDARD_GRAVITY_M_S2
+from ..constants import FORCE, LEFT, RIGHT, SIDES
 from ..errors import InsoleError
-from ..model import Recording
+from ..model import Recording, body_weight_n
 from .asymmetry import LOAD_METRICS, WALK_LIMIT_SI_PCT, MetricAsymmetry, metric_asymmetry
 from .contacts import DEFAULT_CONVENTION, EVENT_CONVENTIONS, ContactOptions, Contacts, detect_contacts
 from .drift import DriftOptions, SensorDrift, change_point, sensor_drift, trend, windowed_indices
@@ -217,7 +217,7 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
     o = _resolved_convention(o, recording)
     fs = recording.meta.sampling_rate_hz
     mass = body_mass_kg or recording.meta.body_mass_kg
-    bw = mass * STANDARD_GRAVITY_M_S2 if mass else None
+    bw = body_weight_n(mass)
     span = feet_span(recording)
     if span.note:
         log.warning("%s", span.note)
@@ -530,7 +530,7 @@ def force_gains_unmatched(recording: Recording) -> str:
     """Why the two insoles' force gains cannot be taken as matched ("" when
     they can).
 
-    The rule (SCIENCE.md, "A metric the data cannot support"): a gain
+    The rule (docs/science.md, "A metric the data cannot support"): a gain
     mismatch e between the insoles fakes an SI of about 100 e % in peak force
     and impulse, and no analysis of the walk itself can tell it from the
     person. Gains count as matched only when the recording says so:
@@ -562,7 +562,7 @@ def force_gains_unmatched(recording: Recording) -> str:
 
 def _judged(a: MetricAsymmetry, *, sampling_rate_hz: float, gains_unmatched: str = "") -> MetricAsymmetry:
     """Mark whether the metric may decide the verdict, and why not
-    (SCIENCE.md: a metric the data cannot support is not used).
+    (docs/science.md: a metric the data cannot support is not used).
 
     Parameters
     ----------

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..constants import FORCE, LEFT, RIGHT, SIDE_COLOURS, STANDARD_GRAVITY_M_S2
+from ..constants import FORCE, LEFT, RIGHT, SIDE_COLOURS
 from ..model import Recording
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def force_over_time_figure(recording: Recording, *, start_s: float | None = None
         sel &= t >= start_s
     if end_s is not None:
         sel &= t < end_s
-    bw = recording.meta.body_mass_kg * STANDARD_GRAVITY_M_S2 if recording.meta.body_mass_kg else None
+    bw = recording.meta.body_weight_n
     if ax is None:
         fig = Figure(figsize=figsize, layout="constrained")
         ax = fig.add_subplot()
@@ -222,7 +222,7 @@ def force_curves_figure(recording: Recording, gait: "GaitResult", *, ax: Axes | 
     s = recording.samples
     t = s.index.to_numpy()
     steps = gait.steps[gait.steps["excluded"] == ""]
-    bw = recording.meta.body_mass_kg * STANDARD_GRAVITY_M_S2 if recording.meta.body_mass_kg else None
+    bw = recording.meta.body_weight_n
     x = np.linspace(0.0, 1.0, n_points)
     for side in (LEFT, RIGHT):
         st = steps[steps["side"] == side]

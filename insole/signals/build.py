@@ -3,7 +3,7 @@
 This is the decode stage of the pipeline. It reads a packet source (a
 :class:`~insole.recording.store.RecordingReader` streaming from a file, or an
 in-memory :class:`~insole.recording.store.RawRecording`) and returns a
-:class:`~insole.model.Recording` whose samples frame follows ARCHITECTURE.md
+:class:`~insole.model.Recording` whose samples frame follows docs/architecture.md
 (index ``time_s``, columns ``(side, channel)``, gaps as NaN rows, never
 interpolated across), with a data-quality report.
 
@@ -29,7 +29,6 @@ from ..constants import (
     N_SENSORS,
     SENSOR_CHANNELS,
     SIDES,
-    STANDARD_GRAVITY_M_S2,
     TIME_INDEX,
 )
 from ..errors import RecordingError
@@ -276,7 +275,7 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
     j0, j1 = int(np.ceil(t_min * rate - 1e-6)), int(np.floor(t_max * rate + 1e-6))
     _check_grid(j1 - j0 + 1, timings, rate, path)
     grid = np.arange(j0, j1 + 1, dtype=np.float64) / rate
-    body_weight_n = meta.body_mass_kg * STANDARD_GRAVITY_M_S2 if meta.body_mass_kg else None
+    body_weight_n = meta.body_weight_n
     min_force_n = COP_MIN_FORCE_BW * body_weight_n if body_weight_n else DEFAULT_COP_MIN_FORCE_N
 
     has_imu = any(t.has_imu for t in timings.values())

@@ -1,4 +1,4 @@
-"""Zeroing and body-weight calibration (SCIENCE.md, pre-processing).
+"""Zeroing and body-weight calibration (docs/science.md, pre-processing).
 
 - Zeroing: each sensor's baseline is its median while its foot is in the
   air (the guided standing test lifts each foot in turn: phases
@@ -6,7 +6,7 @@
 - Calibration: while one foot is lifted, the other carries the whole body
   weight, so each insole gets its own gain ``BW / mean(F)``. This removes a
   gain mismatch between the insoles, which would otherwise shift the left
-  share by about ``25 * e`` points for a mismatch ``e`` (SCIENCE.md). Without
+  share by about ``25 * e`` points for a mismatch ``e`` (docs/science.md). Without
   the lifts, a common factor ``BW / mean(F_L + F_R)`` over quiet two-legged
   standing puts forces in body weights but cannot correct a mismatch.
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..constants import COP_X, COP_Y, FORCE, LEFT, RIGHT, SENSOR_CHANNELS, SIDES, STANDARD_GRAVITY_M_S2
+from ..constants import COP_X, COP_Y, FORCE, LEFT, RIGHT, SENSOR_CHANNELS, SIDES
 from ..errors import InsoleError
-from ..model import Phase, Recording
+from ..model import Phase, Recording, body_weight_n
 from .forces import NO_LOAD_N, force_and_cop, layout_for, sensor_channels
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def calibrate(recording: Recording, *, quiet_phases: tuple[Phase, ...], method: 
     if method not in CALIBRATION_METHODS:
         raise InsoleError(f"calibration must be one of {', '.join(CALIBRATION_METHODS)}; got {method!r}")
     mass = body_mass_kg or recording.meta.body_mass_kg
-    bw = mass * STANDARD_GRAVITY_M_S2 if mass else None
+    bw = body_weight_n(mass)
     baseline_n: dict[str, float] = {}
     zeroed = False
     if zero:
