@@ -1,7 +1,7 @@
 """The one place for constants: UUIDs, sides, column names, sensor layout,
 colours.
 
-Frames (see SCIENCE.md): each insole reports sensor positions in its own foot
+Frames (see docs/science.md): each insole reports sensor positions in its own foot
 frame, in millimetres: ``x`` toward the LATERAL side of that foot, ``y`` from
 the back edge of the heel toward the toes, origin on the insole's long axis at
 the back of the heel. With ``x`` lateral on both feet the left and right

@@ -1,4 +1,4 @@
-"""Asymmetry indices with confidence (SCIENCE.md, "Asymmetry").
+"""Asymmetry indices with confidence (docs/science.md, "Asymmetry").
 
 - Symmetry index (Robinson 1987): ``SI = 100 (X_R - X_L) / (0.5 (X_R + X_L))``
 - Symmetry angle (Zifchock 2008): ``SA = 100 (45 deg - atan(X_L / X_R)) / 90 deg``

@@ -1,4 +1,4 @@
-"""Foot contacts from each foot's total force (SCIENCE.md, "Gait").
+"""Foot contacts from each foot's total force (docs/science.md, "Gait").
 
 Two steps per foot:
 
@@ -186,7 +186,7 @@ def swing_baseline(force_n: np.ndarray, *, sampling_rate_hz: float, block_s: flo
     In walking and running each foot is in the air for 35-70 % of the time,
     so the low percentile of a block of a few strides is swing, however high
     it is: an insole laced into a shoe reads hundreds of newtons with the
-    foot in the air (SCIENCE.md, "What real insoles do"). A block counts as
+    foot in the air (docs/science.md, "What real insoles do"). A block counts as
     gait when its force spans at least ``min_range_frac`` of the foot's own
     range (its 99th minus its 1st percentile over the whole recording) and
     its low percentile lies within ``max_base_frac`` of that range above the
@@ -410,7 +410,7 @@ def _edge_toe_off(f: np.ndarray, k_ic: np.ndarray, k_to: np.ndarray, *, levels: 
     """Toe-off from each contact's unloading edge, in samples (fractional).
 
     A force-sensitive resistor lets go of a load slowly: after the real
-    unloading its reading decays over tens of ms (SCIENCE.md, "What real
+    unloading its reading decays over tens of ms (docs/science.md, "What real
     insoles do"), and the crossing of a low level comes late. The unloading
     edge itself is steep and nearly straight in its lower part, so the line
     through its last downward crossings of ``levels`` (high, low), extended

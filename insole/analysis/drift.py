@@ -1,5 +1,5 @@
 """Asymmetry over the run: windows, trend, change point, and sensor drift
-(SCIENCE.md, "Drift over a run").
+(docs/science.md, "Drift over a run").
 
 - The indices per time window (default one minute), from the steps kept.
 - A least-squares slope of each index against time, in points per 10

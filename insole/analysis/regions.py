@@ -1,5 +1,5 @@
 """Where the load goes on each foot: regional shares and left-right
-differences (SCIENCE.md, "Where the load goes on each foot").
+differences (docs/science.md, "Where the load goes on each foot").
 
 Regions along the foot's long axis, as % of the insole length from the back
 of the heel (:data:`REGION_BOUNDS_PCT`): heel 0-30, midfoot 30-55, forefoot

@@ -1,6 +1,6 @@
 """Quiet standing: load share per foot, sway, eyes open against eyes closed.
 
-Definitions follow SCIENCE.md ("Quiet standing"). Signs: the left share is
+Definitions follow docs/science.md ("Quiet standing"). Signs: the left share is
 reported directly (``left_load_pct``); a shift or asymmetry is positive when
 it moves load to the LEFT only where its name says ``left`` (for example
 ``eyes_closed_shift_pp = left_load_pct(EC) - left_load_pct(EO)``); every
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["StandingOptions", "PhaseResult", "StandingResult", "analyze_standing", "favoured_side"]
 
-#: phases of at least this length are recommended (SCIENCE.md: 30 s; 60 s research standard)
+#: phases of at least this length are recommended (docs/science.md: 30 s; 60 s research standard)
 RECOMMENDED_PHASE_S = 30.0
 
 

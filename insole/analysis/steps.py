@@ -1,6 +1,6 @@
 """The per-step table: one row per foot contact (``insole steps FILE --csv``).
 
-Columns (SCIENCE.md, "Gait"; all per contact, in time order):
+Columns (docs/science.md, "Gait"; all per contact, in time order):
 
 - ``side``, ``ic_s``, ``to_s``: initial contact and toe-off, s
 - ``contact_time_s`` = TO - IC

@@ -1,9 +1,9 @@
 """Postural sway metrics of a centre-of-pressure (COP) trajectory.
 
-The definitions are the normative ones of SCIENCE.md ("Quiet standing"). They
+The definitions are the normative ones of docs/science.md ("Quiet standing"). They
 are computed on the COP **exactly as given**: no filtering, no resampling, no
 trimming happens here, so the numbers can be checked against published tables
-computed on the same series. Filtering (SCIENCE.md *guide*: 4th-order zero-lag
+computed on the same series. Filtering (docs/science.md *guide*: 4th-order zero-lag
 Butterworth at 10 Hz after resampling to a uniform grid) is a separate,
 explicit step done before calling :func:`sway_metrics`.
 
@@ -74,7 +74,7 @@ __all__ = [
 #: distribution has n - 2 degrees of freedom) and a Welch estimate needs a
 #: handful of points per segment; 10 is the floor at which every metric is
 #: *defined*. It is not a recommendation: quiet-standing sway needs at least
-#: 25-30 s (SCIENCE.md), i.e. thousands of samples at the usual 50-100 Hz.
+#: 25-30 s (docs/science.md), i.e. thousands of samples at the usual 50-100 Hz.
 MIN_SAMPLES = 10
 
 #: The keys of :func:`sway_metrics`, in this order.
@@ -199,7 +199,7 @@ def ellipse95(ap_mm: Any, ml_mm: Any) -> dict[str, float]:
     Its squared Mahalanobis radius is ``F(0.95; 2, n-2) * 2(n-1)(n+1)/(n(n-2))``
     with the sample covariance (ddof=1) of (ML, AP): a new sample of the same
     bivariate normal process falls inside with probability 0.95 (Schubert &
-    Kirchner 2014; Duarte's ``hyperellipsoid``). Definitions follow SCIENCE.md.
+    Kirchner 2014; Duarte's ``hyperellipsoid``). Definitions follow docs/science.md.
 
     Parameters
     ----------
@@ -271,7 +271,7 @@ def sway_metrics(
 ) -> dict[str, float]:
     """Sway metrics of a COP trajectory, computed on the COP exactly as given.
 
-    Definitions follow SCIENCE.md ("Quiet standing"); with ``n`` samples,
+    Definitions follow docs/science.md ("Quiet standing"); with ``n`` samples,
     ``T = n / sampling_rate_hz`` and the COP centred on its mean:
     path length = sum of the 2-D Euclidean steps; mean velocity = path / T;
     population RMS and range per axis; 95 % prediction-ellipse area
@@ -282,7 +282,7 @@ def sway_metrics(
     median frequency per axis from a Welch PSD of the centred axis.
 
     Nothing is filtered, resampled or trimmed here: pass the phase you want
-    measured, already filtered if it should be (SCIENCE.md: filtering is a
+    measured, already filtered if it should be (docs/science.md: filtering is a
     separate, explicit step). The samples are taken as equally spaced.
 
     Parameters
@@ -393,7 +393,7 @@ def sway_metrics(
 # Romberg
 # --------------------------------------------------------------------------- #
 def romberg_ratios(eyes_open: Mapping[str, Any], eyes_closed: Mapping[str, Any]) -> dict[str, float | None]:
-    """Romberg ratios, eyes closed over eyes open (SCIENCE.md, quiet standing).
+    """Romberg ratios, eyes closed over eyes open (docs/science.md, quiet standing).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""PhysioNet "Gait in Parkinson's Disease" (gaitpdb) walks (INTERFACE.md, "Importable files").
+"""PhysioNet "Gait in Parkinson's Disease" (gaitpdb) walks (docs/formats.md, "Importable files").
 
 The format (physionet.org/content/gaitpdb/1.0.0/, ``format.txt``): no header,
 19 tab-separated columns, 100 Hz, CRLF::

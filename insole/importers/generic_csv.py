@@ -1,4 +1,4 @@
-"""Generic per-foot CSV: force plates and other systems (INTERFACE.md).
+"""Generic per-foot CSV: force plates and other systems (docs/formats.md).
 
 The format::
 

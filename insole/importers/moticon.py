@@ -1,4 +1,4 @@
-"""Moticon OpenGo text export (INTERFACE.md, "Importable files").
+"""Moticon OpenGo text export (docs/formats.md, "Importable files").
 
 The format, as the OpenGo software writes it (real exports: the test data of
 Moticon's own reader, github.com/moticon-rego/moticon-opengo,

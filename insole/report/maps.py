@@ -1,6 +1,6 @@
 """Pressure maps, the gait line and the report page "Where the load goes".
 
-Maps (SCIENCE.md, "Where the load goes on each foot"): each sensor's value
+Maps (docs/science.md, "Where the load goes on each foot"): each sensor's value
 is interpolated onto a 2 mm grid with a thin-plate spline
 (:class:`scipy.interpolate.RBFInterpolator`, ``kernel="thin_plate_spline"``
 with its linear polynomial, so a uniform pressure gives a flat map exactly),

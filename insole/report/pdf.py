@@ -285,8 +285,9 @@ def _write_pdf(path: Path, recordings: list[Recording], results: list[AnalysisRe
         for head, text in methods_text(standing, gait):
             y = _paragraph(fig, y, head, size=9.5, weight="bold")
             y = _paragraph(fig, y + 0.008, text, width=110, size=8.5)
-        _paragraph(fig, max(y - 0.01, 0.06), "Definitions follow SCIENCE.md of the insole project; the parameters "
-                   "above are those used for this report.", size=8, color="0.35")
+        _paragraph(fig, max(y - 0.01, 0.06), "Definitions and sources: docs/science.md in the insole repository (the "
+                   "documentation site's Science page); the parameters above are those used for "
+                   "this report.", size=8, color="0.35")
         pages.save(fig)
         n_pages = pages.n
     return pngs, n_pages

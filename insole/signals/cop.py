@@ -1,6 +1,6 @@
 """Centre of pressure in the ground frame: each foot's and the net one.
 
-Ground frame (SCIENCE.md): x to the subject's right, y forward, origin
+Ground frame (docs/science.md): x to the subject's right, y forward, origin
 midway between the heels. The feet are taken as parallel, heels level, their
 heel centres ``stance_width_mm`` apart (a recording from insoles does not
 know where the feet stand; force-plate imports give ground-frame COPs

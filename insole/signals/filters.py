@@ -1,4 +1,4 @@
-"""The explicit low-pass step (SCIENCE.md: 4th-order zero-lag Butterworth,
+"""The explicit low-pass step (docs/science.md: 4th-order zero-lag Butterworth,
 10 Hz, after resampling to a uniform grid).
 
 Filtering is its own step, never hidden inside a metric, so that metrics can

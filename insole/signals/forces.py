@@ -23,7 +23,7 @@ def force_and_cop(pressure_kpa: np.ndarray, *, x_mm: np.ndarray, y_mm: np.ndarra
                   min_force_n: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertical force and centre of pressure of one foot.
 
-    ``F = sum(p_i * A_i)``; ``COP = sum(F_i * r_i) / F`` (SCIENCE.md).
+    ``F = sum(p_i * A_i)``; ``COP = sum(F_i * r_i) / F`` (docs/science.md).
 
     Parameters
     ----------

@@ -84,7 +84,7 @@ _MIN_SWING_S = 0.08
 #: the first initial contact (left foot), in step times after t = 0
 _FIRST_IC_STEPS = 0.5
 
-#: loading-rate definition (SCIENCE.md): impact peak = first local maximum of
+#: loading-rate definition (docs/science.md): impact peak = first local maximum of
 #: the force within this share of stance; slope between 20 % and 80 % of it;
 #: without one, the mean slope between 3 % and 12 % of stance
 _IMPACT_WINDOW = 0.2

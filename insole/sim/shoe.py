@@ -1,7 +1,7 @@
 """What an insole laced into a shoe reads on top of the body's true load.
 
 Real recordings differ from a clean force plate in ways that break naive
-event detection (SCIENCE.md, "What real insoles do"):
+event detection (docs/science.md, "What real insoles do"):
 
 - **Preload.** A laced shoe presses the insole with the foot in the air:
   150-670 N have been seen. The swing baseline is hundreds of newtons, not 0.
@@ -93,7 +93,7 @@ class ShoeModel:
 
 #: ``--shoe laced``: a few hundred newtons of preload, FSR-like release, a
 #: small mid-swing bump and laces that settle by a tenth in an hour (*guide*,
-#: inside the ranges SCIENCE.md reports for real recordings)
+#: inside the ranges docs/science.md reports for real recordings)
 LACED_SHOE = ShoeModel(preload_n=350.0, preload_change_pct_per_h=-10.0, release_frac=0.15,
                        release_tau_s=0.08, swing_bump_n=25.0, swing_bump_s=0.025)
 

@@ -6,7 +6,7 @@ interpolates that grid, so :meth:`StandingScenario.pressures_kpa` is a pure
 function of ``(side, t_s)`` and gives the same values in chunks as in one
 call.
 
-Frames (SCIENCE.md). Ground frame: ``x`` (mediolateral, ML) to the subject's
+Frames (docs/science.md). Ground frame: ``x`` (mediolateral, ML) to the subject's
 right, ``y`` (anteroposterior, AP) forward, origin midway between the heel
 centres on the line through the backs of the heels. Both feet are parallel
 and face ``+y``; the left heel centre is at ``x = -stance_width_mm / 2``, the
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 #: spacing of the model grid, s (the sway is smooth well below 10 Hz)
 _GRID_DT_S = 0.005
-#: seconds dropped at the start of a phase as settling (SCIENCE.md guide)
+#: seconds dropped at the start of a phase as settling (docs/science.md guide)
 _SETTLE_S = 3.0
 #: sway amplitude while standing on one leg, relative to eyes-open two-legged
 _SINGLE_LEG_SWAY_FACTOR = 2.0
@@ -109,7 +109,7 @@ def _grid_mean(tg: np.ndarray, v: np.ndarray, start_s: float, end_s: float) -> f
 
 
 def _sway_metrics(ap_mm: np.ndarray, ml_mm: np.ndarray, rate_hz: float) -> dict[str, float]:
-    """RMS per axis, mean velocity and mean frequency (SCIENCE.md) of a COP trace."""
+    """RMS per axis, mean velocity and mean frequency (docs/science.md) of a COP trace."""
     ap = ap_mm - ap_mm.mean()
     ml = ml_mm - ml_mm.mean()
     path_mm = float(np.hypot(np.diff(ap), np.diff(ml)).sum())
