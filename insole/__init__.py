@@ -16,7 +16,7 @@ figures
 GaitOptions, StandingOptions, ContactOptions, DriftOptions
     The analysis parameters.
 sway_metrics(ap_mm, ml_mm, *, sampling_rate_hz)
-    Sway metrics of a centre-of-pressure series, exactly as SCIENCE.md defines.
+    Sway metrics of a centre-of-pressure series, exactly as docs/science.md defines.
 """
 
 from __future__ import annotations

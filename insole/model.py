@@ -2,7 +2,7 @@
 
 The samples tier is a ``pandas.DataFrame`` indexed by ``time_s`` (seconds
 since the recording started, host clock, drift-corrected) with two-level
-columns ``(side, channel)``. See ARCHITECTURE.md.
+columns ``(side, channel)``. See docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Generic per-foot CSV import (INTERFACE.md, "Importable files"): force
+"""Generic per-foot CSV import (docs/formats.md, "Importable files"): force
 plates and other systems as the same Recording as a decoded insole file."""
 
 from __future__ import annotations

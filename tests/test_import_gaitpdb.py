@@ -1,4 +1,4 @@
-"""PhysioNet gaitpdb import (INTERFACE.md, "Importable files"): two real walks
+"""PhysioNet gaitpdb import (docs/formats.md, "Importable files"): two real walks
 (a control and a person with Parkinson's disease), their demographics, the
 sensor geometry, and fuzzing."""
 

@@ -1,4 +1,4 @@
-"""Insoles laced into shoes (SCIENCE.md, "What real insoles do"): the
+"""Insoles laced into shoes (docs/science.md, "What real insoles do"): the
 simulator's preload, slow release, mid-swing bump and drift, and the analysis
 that must see through them. Known answers against the simulator's truth."""
 

@@ -45,7 +45,7 @@ def test_keys_and_types():
 
 def test_package_exports_sway_metrics():
     if not hasattr(insole, "sway_metrics"):
-        pytest.skip("insole/__init__.py does not export sway_metrics yet (INTERFACE.md asks for it)")
+        pytest.skip("insole/__init__.py does not export sway_metrics yet (docs/formats.md asks for it)")
     assert insole.sway_metrics is sway_metrics
 
 

@@ -94,7 +94,7 @@ class AnalysisResult:
         return pd.Series(_summary_row(self), dtype=object, name=self.subject or self.source or None)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of INTERFACE.md (NaN and infinity become null)."""
+        """The JSON object of `insole analyze --json` (docs/formats.md; NaN and infinity become null)."""
         return json_safe({
             "schema": SCHEMA,
             "protocol": self.protocol,
