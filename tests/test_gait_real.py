@@ -27,7 +27,7 @@ def _controls(paths):
 @pytest.mark.parametrize("path", _controls(SHIPPED) + _controls(ALL_WALKS), ids=lambda p: p.name)
 def test_controls_walk_with_normal_stride_times(path):
     """Healthy controls: stride time 1.0-1.3 s with a CV of a few % after
-    outlier removal (SCIENCE.md)."""
+    outlier removal (docs/science.md)."""
     g = insole.analyze(insole.load(path)).gait
     assert g.mode == "walk"
     for side in ("left", "right"):

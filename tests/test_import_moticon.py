@@ -1,4 +1,4 @@
-"""Moticon OpenGo text export import (INTERFACE.md, "Importable files"):
+"""Moticon OpenGo text export import (docs/formats.md, "Importable files"):
 real export excerpts, a synthetic walk with a late-starting insole, the COP
 frame conversion, and fuzzing."""
 

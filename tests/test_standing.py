@@ -57,7 +57,7 @@ def test_gain_mismatch_shifts_share_by_25e_and_single_leg_calibration_removes_it
     rec, sc = standing(tmp_path, insoles=ins, left_load_pct=50.0, seed=4)
     true = truth_share(sc, "eyes_open")
     raw = analyze_standing(rec, options=StandingOptions(calibration="none")).phase("eyes_open")
-    # SCIENCE.md: a gain mismatch e shifts the left share by about -25 e points
+    # docs/science.md: a gain mismatch e shifts the left share by about -25 e points
     assert raw.left_load_pct - true == pytest.approx(-25.0 * e, abs=0.15 + 2.5 * e * e * 10)
     fixed = analyze_standing(rec).phase("eyes_open")
     assert fixed.left_load_pct == pytest.approx(true, abs=0.3)
@@ -148,7 +148,7 @@ def test_net_cop_is_nan_where_a_foot_has_no_data(tmp_path):
 
 def test_two_force_plate_csv_is_analysed_as_it_is(tmp_path):
     """Per-foot force and COP from two force plates (1000 Hz, ground frame),
-    only the columns named as INTERFACE.md says: no conversion step."""
+    only the columns named as docs/formats.md says: no conversion step."""
     sc = StandingScenario(left_load_pct=56.5, eyes_closed_shift_pp=-2.0, lift_s=0.0, eyes_open_s=40.0,
                           eyes_closed_s=40.0, body_mass_kg=72.0, seed=12)
     t = np.arange(0.0, sc.duration_s, 0.001)

@@ -237,7 +237,7 @@ def test_bds_published_values():
     assert m["ellipse95_area_mm2"] / 100.0 == pytest.approx(0.9446915167229832, rel=1e-9)
     assert m["mean_velocity_mm_s"] / 10.0 == pytest.approx(0.620189911656219, rel=1e-9)
     assert m["duration_s"] == pytest.approx(60.0) and m["n_samples"] == 6000
-    # COPmfreq (0.2566 Hz) is a spectral mean frequency, not Prieto's (SCIENCE.md): not compared
+    # COPmfreq (0.2566 Hz) is a spectral mean frequency, not Prieto's (docs/science.md): not compared
 
 
 # --------------------------------------------------------------------------- #

@@ -1,4 +1,4 @@
-"""Walking metrics (SCIENCE.md "Clinical walking"; INTERFACE.md "gait block
+"""Walking metrics (docs/science.md "Clinical walking"; docs/formats.md "gait block
 (v2 keys)"): swing and stance, their variability, double support, the phase
 coordination index, speed and stride length, and which asymmetry decides the
 verdict. Known answers on simulated walks, published group values on real
@@ -203,7 +203,7 @@ def test_control_walk_lies_within_the_published_control_range(gaitpdb):
         assert 0.5 <= ps["swing_time_cv_pct"] <= 2.80 + 2 * 1.99
         assert ps["stance_pct"] == pytest.approx(100 - ps["swing_pct"], abs=0.5)
     assert 2.0 <= g.pci_pct <= 4.0
-    assert 20.0 <= g.double_support_pct <= 32.0  # SCIENCE.md: about 25-30 % in healthy adults
+    assert 20.0 <= g.double_support_pct <= 32.0  # docs/science.md: about 25-30 % in healthy adults
     assert g.speed_m_s is None  # gaitpdb gives no distance
 
 
