@@ -104,7 +104,7 @@ def test_summary_of_a_gait_result_has_the_contract_keys_and_its_numbers(which, w
     assert s["n_steps_left"] == g.n_steps["left"] and s["n_steps_right"] == g.n_steps["right"]
     assert _same(s["pci_pct"], g.pci_pct)
     assert _same(s["double_support_pct"], g.double_support_pct)
-    assert s["favoured_side"] == g.favored_side
+    assert s["favoured_side"] == g.favoured_side
     if which == "walk":
         assert s["body_mass_kg"] == pytest.approx(83.0)  # from the gaitpdb demographics
         assert math.isnan(s["flight_time_si_pct"])  # walking has no flight
@@ -129,7 +129,7 @@ def test_summary_of_a_standing_result_has_the_contract_keys_and_its_numbers(stan
     assert s["romberg_velocity"] == pytest.approx(st.romberg["mean_velocity"])
     assert s["romberg_area"] == pytest.approx(st.romberg["ellipse95_area"])
     assert s["eyes_closed_shift_pp"] == pytest.approx(st.eyes_closed_shift_pp)
-    assert s["favoured_side"] == st.favored_side == "left"  # SI -25: the left foot carries about 56 %
+    assert s["favoured_side"] == st.favoured_side == "left"  # SI -25: the left foot carries about 56 %
     assert s["body_mass_kg"] == pytest.approx(standing_rec.meta.body_mass_kg)
 
 

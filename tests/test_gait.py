@@ -71,10 +71,10 @@ def test_contact_time_asymmetry_recovered_with_ci(tmp_path):
     assert a.si_pct == pytest.approx(6.0, abs=1.0)
     assert a.si_pct == pytest.approx(true_si, abs=0.5)
     assert a.ci95_si_pct[0] <= true_si <= a.ci95_si_pct[1]
-    assert a.favored_side == "right" and g.favored_side == "right"
+    assert a.favoured_side == "right" and g.favoured_side == "right"
     assert "right side is favoured" in g.verdict
     # symmetric metrics stay within typical variation
-    assert g.asymmetry["peak_force"].favored_side == "none"
+    assert g.asymmetry["peak_force"].favoured_side == "none"
 
 
 def test_fatigue_drift_detected_with_the_right_sign(tmp_path):
@@ -97,7 +97,7 @@ def test_baseline_creep_on_one_insole_is_sensor_drift_not_asymmetry(tmp_path):
     assert any("left insole's baseline" in r for r in g.sensor.reasons)
     assert "sensor drifted" in g.drift["verdict"]
     for metric in ("contact_time", "peak_force", "impulse"):
-        assert g.asymmetry[metric].favored_side == "none", metric
+        assert g.asymmetry[metric].favoured_side == "none", metric
         lo, hi = g.drift["slope_pp_per_10min"][metric]["ci95"]
         assert lo < 0.5 and hi > -0.5, metric  # no growing asymmetry from the creep
 
@@ -121,7 +121,7 @@ def test_swapping_feet_flips_the_signs(tmp_path):
     b = insole.analyze(swapped).gait
     for m in a.asymmetry:
         assert b.asymmetry[m].si_pct == pytest.approx(-a.asymmetry[m].si_pct, abs=1e-6)
-    assert (a.asymmetry["peak_force"].favored_side, b.asymmetry["peak_force"].favored_side) == ("right", "left")
+    assert (a.asymmetry["peak_force"].favoured_side, b.asymmetry["peak_force"].favoured_side) == ("right", "left")
 
 
 def test_steps_csv_and_json(tmp_path, capsys):

@@ -251,6 +251,6 @@ def test_a_run_with_too_few_usable_steps_gets_no_side_and_poor_quality(tmp_path)
     rec = insole.load(out)
     g = insole.analyze(rec).gait
     assert min(g.n_steps.values()) < MIN_STEPS_FOR_VERDICT
-    assert g.favored_side == "none" and g.verdict.startswith("Too few steps")
+    assert g.favoured_side == "none" and g.verdict.startswith("Too few steps")
     level, sentence = quality_verdict([rec], [g])
     assert level == "poor" and "too few steps" in sentence

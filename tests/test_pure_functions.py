@@ -174,3 +174,14 @@ def test_exclusion_names_a_stop():
     contact = np.r_[np.full(10, 0.66), 2.5, np.full(10, 0.66)]
     reasons = exclusion_reasons(stride, contact)
     assert reasons[10] == "stop" and (np.asarray(reasons)[:10] == "").all()
+
+
+def test_the_old_spelling_favored_side_still_works_with_a_warning():
+    from insole.analysis.asymmetry import metric_asymmetry
+
+    a = metric_asymmetry("contact_time", np.full(20, 0.30), np.full(20, 0.25), n_boot=50,
+                         rng=np.random.default_rng(0))
+    with pytest.warns(DeprecationWarning, match="favoured_side"):
+        old = a.favored_side
+    assert old == a.favoured_side == "left"
+    assert a.to_dict()["favored_side"] == "left"  # the JSON keeps its documented key

@@ -52,7 +52,7 @@ def test_full_report_pages_and_searchable_text(files, tmp_path):
     # page 1 says what the analysis found, in words
     st = insole.analyze(insole.load(files["standing"])).standing
     g = insole.analyze(insole.load(files["run"])).gait
-    assert (st.favored_side, g.favored_side) == ("left", "left")
+    assert (st.favoured_side, g.favoured_side) == ("left", "left")
     assert "The left side is favoured" in pages[0]
     assert "Data quality is good" in pages[0]
     assert f"{st.phases[0].left_load_pct:.1f} %" in pages[0]

@@ -36,8 +36,8 @@ def test_set_57_43_share_is_recovered_within_0_3_points(tmp_path):
         assert p.left_load_pct + p.right_load_pct == pytest.approx(100.0)
         lo, hi = p.ci95_left_load_pct
         assert lo < p.left_load_pct < hi
-        assert p.favored_side == "left"
-    assert st.favored_side == "left"
+        assert p.favoured_side == "left"
+    assert st.favoured_side == "left"
     assert "left side is favoured" in st.verdict
     assert st.calibration.method == "single_leg" and st.calibration.zeroed
     assert st.calibration.two_leg_sum_bw == pytest.approx(1.0, abs=0.01)
@@ -47,7 +47,7 @@ def test_set_57_43_share_is_recovered_within_0_3_points(tmp_path):
                                                (53.5, "none"), (56, "left"), (62, "left")])
 def test_favoured_side_matches_truth_beyond_the_band(tmp_path, set_left, expected):
     rec, _ = standing(tmp_path, left_load_pct=set_left, seed=int(set_left * 10))
-    assert insole.analyze(rec).standing.favored_side == expected
+    assert insole.analyze(rec).standing.favoured_side == expected
 
 
 @pytest.mark.parametrize("e", [0.05, 0.10, -0.10])
@@ -102,7 +102,7 @@ def test_swapping_left_and_right_flips_every_signed_number(tmp_path):
     a = insole.analyze(rec).standing
     b = insole.analyze(_swapped(rec)).standing
     assert b.left_load_pct == pytest.approx(100.0 - a.left_load_pct, abs=1e-6)
-    assert (a.favored_side, b.favored_side) == ("left", "right")
+    assert (a.favoured_side, b.favoured_side) == ("left", "right")
     assert b.eyes_closed_shift_pp == pytest.approx(-a.eyes_closed_shift_pp, abs=1e-6)
     assert b.series["net_ml_mm"].to_numpy() == pytest.approx(-a.series["net_ml_mm"].to_numpy(), nan_ok=True,
                                                               abs=1e-6)
@@ -169,7 +169,7 @@ def test_two_force_plate_csv_is_analysed_as_it_is(tmp_path):
     st = insole.analyze(insole.load(path)).standing
     for name in ("eyes_open", "eyes_closed"):
         assert st.phase(name).left_load_pct == pytest.approx(truth_share(sc, name), abs=0.3)
-    assert st.favored_side == "left"
+    assert st.favoured_side == "left"
     assert st.eyes_closed_shift_pp == pytest.approx(truth_share(sc, "eyes_closed") - truth_share(sc, "eyes_open"),
                                                     abs=0.3)
     rms_true = next(p for p in sc.truth()["phases"] if p["name"] == "eyes_open")["net_cop_rms_ap_mm"]

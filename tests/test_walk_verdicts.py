@@ -39,14 +39,14 @@ def test_si_sa_conversions_and_published_ratios():
 @pytest.mark.parametrize("seed", [31, 32, 33])
 def test_symmetric_walks_are_not_favoured(tmp_path, seed):
     g = _walk(tmp_path, seed=seed)
-    assert g.favored_side == "none"
+    assert g.favoured_side == "none"
     assert "healthy walkers" in g.verdict and "runners" not in g.verdict
 
 
 def test_contact_time_asymmetry_of_10_pct_is_favoured_on_the_right(tmp_path):
     g = _walk(tmp_path, seed=34, si=10.0)
     a = g.asymmetry["contact_time"]
-    assert a.used_for_verdict and a.favored_side == "right" and g.favored_side == "right"
+    assert a.used_for_verdict and a.favoured_side == "right" and g.favoured_side == "right"
     assert a.ci95_si_pct[0] > a.bound_si_pct == pytest.approx(WALK_LIMIT_SI_PCT["contact_time"])
     assert "The right side is favoured" in g.verdict
 
@@ -55,7 +55,7 @@ def test_force_metrics_need_matched_gains(tmp_path):
     g = _walk(tmp_path, seed=35)
     for m in ("peak_force", "impulse"):
         a = g.asymmetry[m]
-        assert not a.used_for_verdict and a.favored_side == "none"
+        assert not a.used_for_verdict and a.favoured_side == "none"
         assert "calibrated against each other" in a.to_dict()["note"]
     assert "Not used for this verdict" in g.verdict and "peak force" in g.verdict
     g2 = _walk(tmp_path, seed=35, matched=True)
@@ -75,7 +75,7 @@ def test_summary_table_compares_si_with_si(tmp_path):
 @pytest.mark.parametrize("path", CONTROLS, ids=lambda p: p.name)
 def test_gaitpdb_controls_are_not_favoured_and_forces_are_left_out(path):
     g = insole.analyze(insole.load(path)).gait
-    assert g.favored_side == "none"
+    assert g.favoured_side == "none"
     assert "healthy walkers" in g.verdict and "runners" not in g.verdict
     for m in ("peak_force", "impulse", "loading_rate"):
         assert not g.asymmetry[m].used_for_verdict

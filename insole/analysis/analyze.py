@@ -269,8 +269,8 @@ def _num(x: Any) -> float:
 
 def _summary_row(r: AnalysisResult) -> dict[str, Any]:
     loss = r.quality.get("packet_loss_pct") or {}
-    favoured = (r.gait.favored_side if r.gait is not None
-                else r.standing.favored_side if r.standing is not None else "none")
+    favoured = (r.gait.favoured_side if r.gait is not None
+                else r.standing.favoured_side if r.standing is not None else "none")
     row: dict[str, Any] = {
         "subject": r.subject, "source": r.recording_source, "protocol": r.protocol,
         "sampling_rate_hz": _num(r.quality.get("sampling_rate_hz")), "duration_s": _num(r.quality.get("duration_s")),

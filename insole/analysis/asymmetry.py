@@ -33,6 +33,7 @@ for a ratio r = larger / smaller):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,8 +129,18 @@ def bootstrap_means(values: np.ndarray, *, n_boot: int, rng: np.random.Generator
     return out[:, 0] if flat else out
 
 
+class FavouredAlias:
+    """The old spelling of :attr:`favoured_side`, kept for a while (deprecated)."""
+
+    @property
+    def favored_side(self) -> str:
+        """Deprecated: use ``favoured_side``."""
+        warnings.warn("favored_side is deprecated; use favoured_side", DeprecationWarning, stacklevel=2)
+        return self.favoured_side  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
-class MetricAsymmetry:
+class MetricAsymmetry(FavouredAlias):
     """One metric's asymmetry between the feet."""
 
     metric: str
@@ -142,7 +153,7 @@ class MetricAsymmetry:
     ci95_si_pct: tuple[float, float] | None
     ci95_sa_pct: tuple[float, float] | None
     typical_sa_pct: float | None
-    favored_side: str
+    favoured_side: str
     note: str = ""
     beyond_typical: bool = False
     used_for_verdict: bool = True
@@ -162,7 +173,7 @@ class MetricAsymmetry:
             "left_mean": self.left_mean, "right_mean": self.right_mean,
             "n_left": self.n_left, "n_right": self.n_right,
             "typical_sa_pct": self.typical_sa_pct, "beyond_typical": self.beyond_typical,
-            "favored_side": self.favored_side, "used_for_verdict": self.used_for_verdict,
+            "favored_side": self.favoured_side, "used_for_verdict": self.used_for_verdict,
             "favour_bound_si_pct": self.bound_si_pct, "reference": self.reference,
             "note": "; ".join(x for x in (self.note, "" if self.used_for_verdict else self.why_not_used) if x),
         }

@@ -13,7 +13,7 @@ import pandas as pd
 from ..constants import FORCE, LEFT, RIGHT, SIDES
 from ..errors import InsoleError
 from ..model import Recording, body_weight_n
-from .asymmetry import LOAD_METRICS, WALK_LIMIT_SI_PCT, MetricAsymmetry, metric_asymmetry
+from .asymmetry import LOAD_METRICS, WALK_LIMIT_SI_PCT, FavouredAlias, MetricAsymmetry, metric_asymmetry
 from .contacts import DEFAULT_CONVENTION, EVENT_CONVENTIONS, ContactOptions, Contacts, detect_contacts
 from .drift import DriftOptions, SensorDrift, change_point, sensor_drift, trend, windowed_indices
 from .regions import RegionsResult, gait_regions
@@ -45,7 +45,7 @@ class GaitOptions:
 
 
 @dataclass(frozen=True)
-class GaitResult:
+class GaitResult(FavouredAlias):
     """The ``gait`` block of ``insole analyze --json``.
 
     Per-side values are means over the steps kept. Asymmetry indices are
@@ -61,7 +61,7 @@ class GaitResult:
     asymmetry: dict[str, MetricAsymmetry]
     drift: dict[str, Any]
     sensor: SensorDrift
-    favored_side: str
+    favoured_side: str
     verdict: str
     thresholds_n: dict[str, dict[str, float]]
     notes: tuple[str, ...]
@@ -106,7 +106,7 @@ class GaitResult:
             "stride_length_m": self.stride_length_m,
             "asymmetry": asym,
             "drift": {**self.drift, "sensor": self.sensor.to_dict()},
-            "favored_side": self.favored_side,
+            "favored_side": self.favoured_side,
             "verdict": self.verdict,
             "events": {"thresholds_n": self.thresholds_n},
             "notes": list(self.notes),
@@ -248,7 +248,7 @@ def analyze_gait(recording: Recording, *, protocol: str = "run", body_mass_kg: f
                       n_steps={k: int((kept["side"] == k).sum()) for k in SIDES},
                       n_excluded={k: int(((steps["side"] == k) & (steps["excluded"] != "")).sum()) for k in SIDES},
                       cadence_spm=float(60.0 / step_times.mean()) if len(step_times) else float("nan"),
-                      asymmetry=asym, drift=drift, sensor=sensor, favored_side=side,
+                      asymmetry=asym, drift=drift, sensor=sensor, favoured_side=side,
                       verdict=_verdict(asym, side, mode, n_kept=_kept_per_side(kept), excluded=excluded),
                       thresholds_n={k: c.thresholds_n for k, c in contacts.items()},
                       notes=tuple(_notes(fs, span.note, excluded)), options=o, span=span,
@@ -581,11 +581,11 @@ def _judged(a: MetricAsymmetry, *, sampling_rate_hz: float, gains_unmatched: str
         why = gains_unmatched
     if not why:
         return a
-    return replace(a, used_for_verdict=False, why_not_used=why, favored_side="none")
+    return replace(a, used_for_verdict=False, why_not_used=why, favoured_side="none")
 
 
 def _overall(asym: dict[str, MetricAsymmetry]) -> str:
-    votes = [a.favored_side for a in asym.values() if a.favored_side != "none" and a.used_for_verdict]
+    votes = [a.favoured_side for a in asym.values() if a.favoured_side != "none" and a.used_for_verdict]
     if not votes:
         return "none"
     n_left, n_right = votes.count(LEFT), votes.count(RIGHT)
@@ -607,7 +607,7 @@ def _verdict(asym: dict[str, MetricAsymmetry], side: str, mode: str = "run", *, 
         return (f"Too few steps to judge left against right: {n_kept[LEFT]} left and {n_kept[RIGHT]} right steps "
                 f"could be analysed, and at least {MIN_STEPS_FOR_VERDICT} per foot are needed{why}. No side is "
                 "called favoured.")
-    favoured = [a for a in asym.values() if a.favored_side != "none"]
+    favoured = [a for a in asym.values() if a.favoured_side != "none"]
     flight = asym.get("flight_time")
     extra = f" Flight time is {flight.note}." if flight is not None and flight.note else ""
     left_out = sorted({_LABEL[a.metric] for a in asym.values() if not a.used_for_verdict and a.si_pct is not None
@@ -625,7 +625,7 @@ def _verdict(asym: dict[str, MetricAsymmetry], side: str, mode: str = "run", *, 
     parts = []
     for a in favoured:
         lo, hi = a.ci95_si_pct
-        parts.append(f"{_LABEL[a.metric]} {abs(a.si_pct):.1f} % higher on the {a.favored_side} "
+        parts.append(f"{_LABEL[a.metric]} {abs(a.si_pct):.1f} % higher on the {a.favoured_side} "
                      f"(95 % CI {min(abs(lo), abs(hi)):.1f}-{max(abs(lo), abs(hi)):.1f} %)")
     head = f"The {side} side is favoured: " if side != "none" else "Mixed: "
     return head + "; ".join(parts) + "." + extra

@@ -24,6 +24,7 @@ from ..signals.cop import DEFAULT_STANCE_WIDTH_MM, foot_cop_ground, net_cop_grou
 from ..signals.filters import DEFAULT_CUTOFF_HZ, DEFAULT_ORDER, lowpass
 from ..signals.forces import NO_LOAD_N
 from ..signals.masks import true_runs
+from .asymmetry import FavouredAlias
 from .regions import RegionsResult, standing_regions
 from .stats import block_bootstrap_sums, percentile_ci
 from .sway import romberg_ratios, sway_metrics
@@ -78,7 +79,7 @@ class StandingOptions:
 
 
 @dataclass(frozen=True)
-class PhaseResult:
+class PhaseResult(FavouredAlias):
     """One phase of the standing test.
 
     Attributes
@@ -92,7 +93,7 @@ class PhaseResult:
     time_outside_band_pct : float
         Share of the time the instantaneous left share was outside the
         typical band, %.
-    favored_side : str
+    favoured_side : str
         ``left``, ``right`` or ``none`` (see :func:`favoured_side`).
     sway : dict
         :func:`insole.sway_metrics` of the net COP (ground frame).
@@ -109,7 +110,7 @@ class PhaseResult:
     ci95_left_load_pct: tuple[float, float]
     left_load_sd_pct: float
     time_outside_band_pct: float
-    favored_side: str
+    favoured_side: str
     sway: dict[str, float] | None
     sway_feet: dict[str, dict[str, float] | None]
     replicates: np.ndarray = field(repr=False, compare=False)
@@ -119,13 +120,14 @@ class PhaseResult:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("replicates")
+        d["favored_side"] = d.pop("favoured_side")  # the JSON keeps its documented key
         d["ci95_left_load_pct"] = list(self.ci95_left_load_pct)
         d["regions"] = {s: f.to_dict() for s, f in self.regions.feet.items()} if self.regions else None
         return d
 
 
 @dataclass(frozen=True)
-class StandingResult:
+class StandingResult(FavouredAlias):
     """The standing test's result (the ``standing`` block of ``insole analyze --json``).
 
     Attributes
@@ -134,7 +136,7 @@ class StandingResult:
         Quiet-standing phases (the foot lifts are used for calibration only).
     left_load_pct, ci95_left_load_pct
         All quiet standing pooled.
-    favored_side : str
+    favoured_side : str
         ``left``, ``right`` or ``none``, from the pooled share.
     verdict : str
         One plain sentence for the report.
@@ -153,7 +155,7 @@ class StandingResult:
     left_load_pct: float
     right_load_pct: float
     ci95_left_load_pct: tuple[float, float]
-    favored_side: str
+    favoured_side: str
     verdict: str
     eyes_closed_shift_pp: float | None
     ci95_eyes_closed_shift_pp: tuple[float, float] | None
@@ -177,7 +179,7 @@ class StandingResult:
             "ci95_eyes_closed_shift_pp": (list(self.ci95_eyes_closed_shift_pp)
                                           if self.ci95_eyes_closed_shift_pp else None),
             "romberg": self.romberg,
-            "favored_side": self.favored_side,
+            "favored_side": self.favoured_side,
             "verdict": self.verdict,
             "calibration": self.calibration.to_dict(),
             "options": {**asdict(self.options), "typical_band_pct": list(self.options.typical_band_pct)},
@@ -234,10 +236,10 @@ def _phase_note(r: PhaseResult) -> str:
     when = {"eyes_open": "With the eyes open", "eyes_closed": "With the eyes closed"}.get(
         r.name, f"In {r.name.replace('_', ' ')}")
     lo, hi = r.ci95_left_load_pct
-    if r.favored_side == "none":
+    if r.favoured_side == "none":
         return f"{when} the share stays within the typical band (left {r.left_load_pct:.1f} %)."
-    share = r.left_load_pct if r.favored_side == LEFT else r.right_load_pct
-    return f"{when} the {r.favored_side} side is favoured ({share:.1f} % of the weight)."
+    share = r.left_load_pct if r.favoured_side == LEFT else r.right_load_pct
+    return f"{when} the {r.favoured_side} side is favoured ({share:.1f} % of the weight)."
 
 
 def _longest_finite_run(mask: np.ndarray) -> slice:
@@ -339,7 +341,7 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
             left_load_pct=float(left), right_load_pct=float(100.0 - left), ci95_left_load_pct=ci,
             left_load_sd_pct=float(np.std(inst)),
             time_outside_band_pct=float(100.0 * np.mean((inst < band[0]) | (inst > band[1]))),
-            favored_side=favoured_side(left, ci, band),
+            favoured_side=favoured_side(left, ci, band),
             sway=_sway(ml[sel], ap[sel], rate),
             sway_feet={side: _sway(feet[side][sel, 0], feet[side][sel, 1], rate) for side in SIDES},
             replicates=reps,
@@ -369,11 +371,11 @@ def analyze_standing(recording: Recording, *, options: StandingOptions | None = 
             romberg = romberg_ratios(eo.sway, ec.sway)
     verdict = _verdict(left_all, ci_all, band, side)
     for r in results:  # a phase that disagrees with the pooled verdict is worth a sentence of its own
-        if r.favored_side != side and len(results) > 1:
+        if r.favoured_side != side and len(results) > 1:
             verdict += " " + _phase_note(r)
     return StandingResult(
         phases=tuple(results), left_load_pct=left_all, right_load_pct=100.0 - left_all, ci95_left_load_pct=ci_all,
-        favored_side=side, verdict=verdict, eyes_closed_shift_pp=shift,
+        favoured_side=side, verdict=verdict, eyes_closed_shift_pp=shift,
         ci95_eyes_closed_shift_pp=shift_ci, romberg=romberg, calibration=cal, options=o,
         warnings=tuple(warnings), series=series,
     )

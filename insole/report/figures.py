@@ -300,7 +300,7 @@ def asymmetry_figure(gait: "GaitResult", *, ax: Axes | None = None, figsize: tup
             ax.fill_betweenx([y - 0.35, y + 0.35], -a.typical_sa_pct, a.typical_sa_pct, color="#4daf4a",
                              alpha=0.2, lw=0)
         lo, hi = a.ci95_sa_pct
-        colour = SIDE_COLOURS.get(a.favored_side, "black") if a.favored_side != "none" else "black"
+        colour = SIDE_COLOURS.get(a.favoured_side, "black") if a.favoured_side != "none" else "black"
         ax.errorbar(a.sa_pct, y, xerr=[[a.sa_pct - lo], [hi - a.sa_pct]], fmt="o", color=colour, ms=4, capsize=3)
         ax.annotate(f"SI {a.si_pct:+.1f} %", (hi, y), xytext=(6, 0), textcoords="offset points", va="center",
                     fontsize=7)

@@ -21,13 +21,13 @@ def headline(standing: StandingResult | None, gait: GaitResult | None) -> str:
     """One sentence for a non-expert: which side is favoured, and whether it matters."""
     parts = []
     if standing is not None:
-        s = standing.favored_side
+        s = standing.favoured_side
         share = standing.left_load_pct if s == "left" else 100.0 - standing.left_load_pct
         parts.append(("standing", s, f"the {s} foot carries {share:.0f} % of the weight" if s != "none" else
                       f"the weight is shared {standing.left_load_pct:.0f} / {100 - standing.left_load_pct:.0f}"))
     if gait is not None:
-        s = gait.favored_side
-        fav = [a for a in gait.asymmetry.values() if a.favored_side == s and s != "none"]
+        s = gait.favoured_side
+        fav = [a for a in gait.asymmetry.values() if a.favoured_side == s and s != "none"]
         what = "; ".join(f"{_LABEL[a.metric]} {abs(a.si_pct):.0f} % higher on the {s}" for a in fav[:2])
         parts.append((gait.mode + "ning" if gait.mode == "run" else "walking", s, what or "left and right match"))
     sides = {p[1] for p in parts if p[1] != "none"}
@@ -61,7 +61,7 @@ def key_numbers(standing: StandingResult | None, gait: GaitResult | None) -> lis
         for p in standing.phases:
             rows.append([f"standing, {p.name.replace('_', ' ')}: left share", f"{p.left_load_pct:.1f} %",
                          _ci(p.ci95_left_load_pct), f"{band[0]:g}-{band[1]:g} %",
-                         "typical" if p.favored_side == "none" else f"{p.favored_side} favoured"])
+                         "typical" if p.favoured_side == "none" else f"{p.favoured_side} favoured"])
         if standing.eyes_closed_shift_pp is not None:
             rows.append(["standing, eyes-closed shift (+ = to the left)", f"{standing.eyes_closed_shift_pp:+.1f} pt",
                          _ci(standing.ci95_eyes_closed_shift_pp, "{:+.1f}"), "", ""])
@@ -72,7 +72,7 @@ def key_numbers(standing: StandingResult | None, gait: GaitResult | None) -> lis
         for k, a in gait.asymmetry.items():
             if a.si_pct is None:
                 continue
-            verdict = (f"{a.favored_side} favoured" if a.favored_side != "none"
+            verdict = (f"{a.favoured_side} favoured" if a.favoured_side != "none"
                        else ("beyond typical" if a.beyond_typical else "typical"))
             if not a.used_for_verdict and a.metric in LOAD_METRICS:
                 verdict = "not used (see note)"
