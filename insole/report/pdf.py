@@ -16,6 +16,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import matplotlib
@@ -170,124 +171,160 @@ def write_report(recordings: list[Recording], results: list[AnalysisResult], pat
     return path
 
 
-def _write_pngs(figures: dict[str, Figure], folder: Path, *, inputs: list[str], overwrite: bool) -> None:
-    """Each figure as ``folder/<name>.png``; every target is checked before
-    the first is written."""
+def _write_pngs(figures: dict[str, "_LazyFigure"], folder: Path, *, inputs: list[str], overwrite: bool) -> None:
+    """Each figure as ``folder/<name>.png`` (drawn here); every target is
+    checked before the first is written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"--png: cannot create the folder {folder}: {exc.strerror or exc}") from None
     targets = {name: check_output(folder / f"{name}.png", inputs=inputs, force=overwrite, flag="--png")
                for name in figures}
-    for name, fig in figures.items():
+    for name, draw in figures.items():
         with atomic_output(targets[name]) as tmp:
-            fig.savefig(tmp, dpi=150, format="png")
+            draw().savefig(tmp, dpi=150, format="png")
+
+
+#: a figure for a PNG file, drawn only when PNGs are asked for
+_LazyFigure = Callable[[], Figure]
 
 
 def _write_pdf(path: Path, recordings: list[Recording], results: list[AnalysisResult], *,
-               subject: str) -> tuple[dict[str, Figure], int]:
-    """Write the pages to ``path``; the figures for PNG files and the page
-    count."""
+               subject: str) -> tuple[dict[str, _LazyFigure], int]:
+    """Write the pages to ``path``, one function per page; the figures for
+    PNG files (drawn only if called) and the page count."""
     sessions = sessions_of(recordings, results)
     cur = sessions[-1]
     subject = subject or next((r.meta.subject for r in recordings if r.meta.subject), "")
     standing, gait = cur.standing, cur.gait
     st_rec, g_rec = cur.recording_of("standing"), cur.recording_of("gait")
-    pngs: dict[str, Figure] = {}
+    pngs: dict[str, _LazyFigure] = {}
     with PdfPages(path) as pdf:
         pages = _Pages(pdf, subject, cur)
-        # --- 1. summary --------------------------------------------------------------------------
-        fig = pages.new("Weight-bearing report")
-        y = _paragraph(fig, 0.9, headline(standing, gait), width=72, size=13, weight="bold")
-        y = _paragraph(fig, y, "A little asymmetry is normal: people need to be functional, not perfectly "
-                       "symmetrical. Each verdict below compares the difference with the typical variation of "
-                       "healthy people and with its own 95 % confidence interval.", size=9.5, color="0.25")
-        y = _table(fig, y - 0.01, key_numbers(standing, gait), ["measure", "value", "95 % CI", "typical", "verdict"],
-                   [0.34, 0.10, 0.13, 0.17, 0.14])
         level, sentence = quality_verdict([rec for rec, _ in cur.items], [gait])
-        y = _paragraph(fig, y - 0.02, sentence, size=10, color=_QUALITY_COLOURS[level], weight="bold")
-        if len(sessions) > 1:
-            y = _paragraph(fig, y - 0.005, f"History: {len(sessions)} sessions from {sessions[0].date} to {cur.date}; "
-                           "the history page follows them.", size=9.5)
-        _paragraph(fig, 0.07, "Signs: every asymmetry is positive when the RIGHT side is larger, and every verdict "
-                   "names the side in words. 'Favoured' is the side that carries more.", size=8, color="0.35")
-        pages.save(fig)
-        # --- 2. standing -------------------------------------------------------------------------
+        _summary_page(pages, sessions, standing, gait, level=level, sentence=sentence)
         if standing is not None:
-            fig = pages.new("Standing test: load share")
-            y = _paragraph(fig, 0.9, standing.verdict)
-            load_share_figure(standing, ax=fig.add_axes((0.12, 0.5, 0.8, 0.28)),
-                              title="The left foot's share of the load over time")
-            force_over_time_figure(st_rec, ax=fig.add_axes((0.12, 0.1, 0.8, 0.25)),
-                                   title="Force under each foot (foot lifts first: zeroing and calibration)")
-            pages.save(fig)
-            fig = pages.new("Standing test: sway, eyes open and closed")
-            cop_paths_figure(standing, fig=fig, rect=(0.12, 0.27, 0.8, 0.6))
-            rows = [[p.name.replace("_", " "), f"{p.sway['mean_velocity_mm_s']:.1f}", f"{p.sway['ellipse95_area_mm2']:.0f}",
-                     f"{p.sway['rms_ap_mm']:.1f} / {p.sway['rms_ml_mm']:.1f}", f"{p.sway['mean_frequency_hz']:.2f}"]
-                    for p in standing.phases if p.sway]
-            if standing.romberg:
-                rows.append(["Romberg ratio", f"{standing.romberg['mean_velocity']:.2f}",
-                             f"{standing.romberg['ellipse95_area']:.2f}", "", ""])
-            _table(fig, 0.17, rows, ["phase", "velocity (mm/s)", "ellipse (mm2)", "RMS AP / ML (mm)",
-                                     "mean freq. (Hz)"], [0.2, 0.17, 0.17, 0.2, 0.15])
-            pages.save(fig)
-            pngs.update(standing_load_share=load_share_figure(standing), standing_sway=cop_paths_figure(standing),
-                        standing_forces=force_over_time_figure(st_rec))
-        # --- 3. running ---------------------------------------------------------------------------
+            pngs.update(_standing_pages(pages, standing, st_rec))
         if gait is not None:
-            fig = pages.new(f"{'Running' if gait.mode == 'run' else 'Walking'}: left against right")
-            y = _paragraph(fig, 0.9, gait.verdict)
-            force_curves_figure(g_rec, gait, ax=fig.add_axes((0.12, 0.52, 0.8, 0.25)),
-                                title="Mean force over stance (band: +-1 SD across steps)")
-            asymmetry_figure(gait, ax=fig.add_axes((0.22, 0.14, 0.7, 0.28)),
-                             title="Asymmetry with 95 % intervals against typical variation")
-            pages.save(fig)
-            fig = pages.new(f"{'Running' if gait.mode == 'run' else 'Walking'}: over the {gait.mode}")
-            _paragraph(fig, 0.9, gait.drift["verdict"])
-            steps_over_time_figure(gait, ax=fig.add_axes((0.12, 0.5, 0.8, 0.3)),
-                                   title="Contact time of every step (line: one-minute median; hollow: left out)")
-            drift_figure(gait, ax=fig.add_axes((0.12, 0.1, 0.8, 0.3)), title="Symmetry index per window")
-            pages.save(fig)
-            pngs.update(gait_force_curves=force_curves_figure(g_rec, gait), gait_asymmetry=asymmetry_figure(gait),
-                        gait_steps=steps_over_time_figure(gait), gait_drift=drift_figure(gait))
-        # --- 3b. where the load goes -----------------------------------------------------------------
+            pngs.update(_gait_pages(pages, gait, g_rec))
         map_rec = g_rec if gait is not None else st_rec
         if map_rec is not None:
-            kinds = {"gait": gait} if gait is not None else {"standing": standing}
-            fig = pages.new("Where the load goes")
-            load_map_page(fig, map_rec, **kinds)
-            pages.save(fig)
-            pngs["load_maps"] = load_map_figure(map_rec, **kinds)
-        # --- 4. history ---------------------------------------------------------------------------
+            pngs.update(_maps_page(pages, map_rec, gait, standing))
         if len(sessions) > 1:
-            fig = pages.new("History across sessions")
-            _paragraph(fig, 0.9, "Each point is one session with its 95 % interval; shaded: typical variation "
-                       "(standing: 45-55 %; running: twice the typical symmetry angle of healthy runners). Points "
-                       "moving into the band mean the asymmetry is shrinking.")
-            hist = [(s.date, s.standing, s.gait) for s in sessions]
-            history_figure(hist, fig=fig, rect=(0.12, 0.07, 0.8, 0.72))
-            pages.save(fig)
-            pngs["history"] = history_figure(hist)
-        # --- 5. data quality ----------------------------------------------------------------------
-        fig = pages.new("Data quality")
-        y = _paragraph(fig, 0.9, sentence, color=_QUALITY_COLOURS[level], weight="bold")
-        for rec, res in cur.items:
-            y = _paragraph(fig, y - 0.01, f"{printable(Path(rec.path).name or rec.meta.source, max_chars=80)}: "
-                           f"{res.protocol}, "
-                           f"{rec.duration_s:.0f} s at {rec.meta.sampling_rate_hz:g} Hz ({rec.meta.source})",
-                           size=10, weight="bold")
-            y = _table(fig, y, quality_rows(rec, res.standing, res.gait), ["", "left", "right"], [0.42, 0.22, 0.22])
-        pages.save(fig)
-        # --- 6. methods ---------------------------------------------------------------------------
-        fig = pages.new("Methods")
-        y = 0.9
-        for head, text in methods_text(standing, gait):
-            y = _paragraph(fig, y, head, size=9.5, weight="bold")
-            y = _paragraph(fig, y + 0.008, text, width=110, size=8.5)
-        _paragraph(fig, max(y - 0.01, 0.06), "Definitions and sources: docs/science.md in the insole repository (the "
-                   "documentation site's Science page); the parameters above are those used for "
-                   "this report.", size=8, color="0.35")
-        pages.save(fig)
+            pngs.update(_history_page(pages, sessions))
+        _quality_page(pages, cur, level=level, sentence=sentence)
+        _methods_page(pages, standing, gait)
         n_pages = pages.n
     return pngs, n_pages
+
+
+def _summary_page(pages: "_Pages", sessions: list[Session], standing, gait, *, level: str, sentence: str) -> None:
+    """Page 1: the headline, the key numbers and the data-quality sentence."""
+    cur = sessions[-1]
+    fig = pages.new("Weight-bearing report")
+    y = _paragraph(fig, 0.9, headline(standing, gait), width=72, size=13, weight="bold")
+    y = _paragraph(fig, y, "A little asymmetry is normal: people need to be functional, not perfectly "
+                   "symmetrical. Each verdict below compares the difference with the typical variation of "
+                   "healthy people and with its own 95 % confidence interval.", size=9.5, color="0.25")
+    y = _table(fig, y - 0.01, key_numbers(standing, gait), ["measure", "value", "95 % CI", "typical", "verdict"],
+               [0.34, 0.10, 0.13, 0.17, 0.14])
+    y = _paragraph(fig, y - 0.02, sentence, size=10, color=_QUALITY_COLOURS[level], weight="bold")
+    if len(sessions) > 1:
+        _paragraph(fig, y - 0.005, f"History: {len(sessions)} sessions from {sessions[0].date} to {cur.date}; "
+                   "the history page follows them.", size=9.5)
+    _paragraph(fig, 0.07, "Signs: every asymmetry is positive when the RIGHT side is larger, and every verdict "
+               "names the side in words. 'Favoured' is the side that carries more.", size=8, color="0.35")
+    pages.save(fig)
+
+
+def _standing_pages(pages: "_Pages", standing, st_rec: Recording) -> dict[str, _LazyFigure]:
+    """The standing test's load-share and sway pages."""
+    fig = pages.new("Standing test: load share")
+    _paragraph(fig, 0.9, standing.verdict)
+    load_share_figure(standing, ax=fig.add_axes((0.12, 0.5, 0.8, 0.28)),
+                      title="The left foot's share of the load over time")
+    force_over_time_figure(st_rec, ax=fig.add_axes((0.12, 0.1, 0.8, 0.25)),
+                           title="Force under each foot (foot lifts first: zeroing and calibration)")
+    pages.save(fig)
+    fig = pages.new("Standing test: sway, eyes open and closed")
+    cop_paths_figure(standing, fig=fig, rect=(0.12, 0.27, 0.8, 0.6))
+    rows = [[p.name.replace("_", " "), f"{p.sway['mean_velocity_mm_s']:.1f}", f"{p.sway['ellipse95_area_mm2']:.0f}",
+             f"{p.sway['rms_ap_mm']:.1f} / {p.sway['rms_ml_mm']:.1f}", f"{p.sway['mean_frequency_hz']:.2f}"]
+            for p in standing.phases if p.sway]
+    if standing.romberg:
+        rows.append(["Romberg ratio", f"{standing.romberg['mean_velocity']:.2f}",
+                     f"{standing.romberg['ellipse95_area']:.2f}", "", ""])
+    _table(fig, 0.17, rows, ["phase", "velocity (mm/s)", "ellipse (mm2)", "RMS AP / ML (mm)",
+                             "mean freq. (Hz)"], [0.2, 0.17, 0.17, 0.2, 0.15])
+    pages.save(fig)
+    return {"standing_load_share": lambda: load_share_figure(standing),
+            "standing_sway": lambda: cop_paths_figure(standing),
+            "standing_forces": lambda: force_over_time_figure(st_rec)}
+
+
+def _gait_pages(pages: "_Pages", gait, g_rec: Recording) -> dict[str, _LazyFigure]:
+    """The run's or walk's left-against-right and over-the-run pages."""
+    kind = "Running" if gait.mode == "run" else "Walking"
+    fig = pages.new(f"{kind}: left against right")
+    _paragraph(fig, 0.9, gait.verdict)
+    force_curves_figure(g_rec, gait, ax=fig.add_axes((0.12, 0.52, 0.8, 0.25)),
+                        title="Mean force over stance (band: +-1 SD across steps)")
+    asymmetry_figure(gait, ax=fig.add_axes((0.22, 0.14, 0.7, 0.28)),
+                     title="Asymmetry with 95 % intervals against typical variation")
+    pages.save(fig)
+    fig = pages.new(f"{kind}: over the {gait.mode}")
+    _paragraph(fig, 0.9, gait.drift["verdict"])
+    steps_over_time_figure(gait, ax=fig.add_axes((0.12, 0.5, 0.8, 0.3)),
+                           title="Contact time of every step (line: one-minute median; hollow: left out)")
+    drift_figure(gait, ax=fig.add_axes((0.12, 0.1, 0.8, 0.3)), title="Symmetry index per window")
+    pages.save(fig)
+    return {"gait_force_curves": lambda: force_curves_figure(g_rec, gait),
+            "gait_asymmetry": lambda: asymmetry_figure(gait),
+            "gait_steps": lambda: steps_over_time_figure(gait), "gait_drift": lambda: drift_figure(gait)}
+
+
+def _maps_page(pages: "_Pages", map_rec: Recording, gait, standing) -> dict[str, _LazyFigure]:
+    """Where the load goes: maps, gait line, regional shares in words."""
+    kinds = {"gait": gait} if gait is not None else {"standing": standing}
+    fig = pages.new("Where the load goes")
+    load_map_page(fig, map_rec, **kinds)
+    pages.save(fig)
+    return {"load_maps": lambda: load_map_figure(map_rec, **kinds)}
+
+
+def _history_page(pages: "_Pages", sessions: list[Session]) -> dict[str, _LazyFigure]:
+    """Every session with its interval against the typical band."""
+    fig = pages.new("History across sessions")
+    _paragraph(fig, 0.9, "Each point is one session with its 95 % interval; shaded: typical variation "
+               "(standing: 45-55 %; running: twice the typical symmetry angle of healthy runners). Points "
+               "moving into the band mean the asymmetry is shrinking.")
+    hist = [(s.date, s.standing, s.gait) for s in sessions]
+    history_figure(hist, fig=fig, rect=(0.12, 0.07, 0.8, 0.72))
+    pages.save(fig)
+    return {"history": lambda: history_figure(hist)}
+
+
+def _quality_page(pages: "_Pages", cur: Session, *, level: str, sentence: str) -> None:
+    """Data quality of each recording of the session."""
+    fig = pages.new("Data quality")
+    y = _paragraph(fig, 0.9, sentence, color=_QUALITY_COLOURS[level], weight="bold")
+    for rec, res in cur.items:
+        y = _paragraph(fig, y - 0.01, f"{printable(Path(rec.path).name or rec.meta.source, max_chars=80)}: "
+                       f"{res.protocol}, "
+                       f"{rec.duration_s:.0f} s at {rec.meta.sampling_rate_hz:g} Hz ({rec.meta.source})",
+                       size=10, weight="bold")
+        y = _table(fig, y, quality_rows(rec, res.standing, res.gait), ["", "left", "right"], [0.42, 0.22, 0.22])
+    pages.save(fig)
+
+
+def _methods_page(pages: "_Pages", standing, gait) -> None:
+    """Every definition and parameter used, and where the sources are."""
+    fig = pages.new("Methods")
+    y = 0.9
+    for head, text in methods_text(standing, gait):
+        y = _paragraph(fig, y, head, size=9.5, weight="bold")
+        y = _paragraph(fig, y + 0.008, text, width=110, size=8.5)
+    _paragraph(fig, max(y - 0.01, 0.06), "Definitions and sources: docs/science.md in the insole repository (the "
+               "documentation site's Science page); the parameters above are those used for "
+               "this report.", size=8, color="0.35")
+    pages.save(fig)
