@@ -102,3 +102,37 @@ def test_stand_alone_check_finds_a_mention(tmp_path: Path) -> None:
     bad = tmp_path / "page.md"
     bad.write_text(f"definitions: see {FORBIDDEN[0]}/design/SCIENCE.md", encoding="utf-8")
     assert _mentions([bad]) == [f"page.md: {FORBIDDEN[0]}"]
+
+
+def test_the_dataframe_example_of_the_python_guide_runs(tmp_path, monkeypatch):
+    """The guide's force-plate example, run on a CSV made from a simulated
+    standing test: a researcher following the docs gets an analysis and a PDF."""
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    import insole
+    from insole.signals.cop import foot_cop_ground
+    from insole.sim import make_scenario
+    from insole.sim.session import simulate_recording
+
+    text = (ROOT / "docs" / "user-guide" / "python.md").read_text(encoding="utf-8")
+    section = text[text.index("## From a DataFrame"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    simulate_recording(tmp_path / "s.insole", make_scenario("standing", duration_s=60.0, asymmetry_pct=8.0))
+    rec = insole.load(tmp_path / "s.insole")
+    s = rec.samples
+    cols = {"t": s.index.to_numpy() - s.index[0]}
+    for side, k in (("left", "L"), ("right", "R")):
+        x, y = foot_cop_ground(s, side)
+        cols[f"Fz_{k}"], cols[f"CoPx_{k}"], cols[f"CoPy_{k}"] = s[(side, "force_n")].to_numpy(), x, y
+    pd.DataFrame(cols).iloc[::1].to_csv(tmp_path / "plates.csv", index=False)
+    rate = rec.meta.sampling_rate_hz
+    code = code.replace("sampling_rate_hz=1000.0", f"sampling_rate_hz={rate}")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "python.md", "exec"), {})  # noqa: S102 - the documented example itself
+    assert (tmp_path / "plates_report.pdf").stat().st_size > 10_000
+    assert np.isfinite(insole.analyze(pd.read_csv(tmp_path / "plates.csv").rename(
+        columns={"t": "time_s", "Fz_L": "left_force_n", "Fz_R": "right_force_n"})[
+        ["time_s", "left_force_n", "right_force_n"]], sampling_rate_hz=rate, protocol="standing").standing.left_load_pct)
