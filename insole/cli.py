@@ -271,7 +271,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         for name, a in rows.items():
             col, k, unit = units[name]
             si = "n/a" if a.si_pct is None else f"{a.si_pct:+.1f} ({a.ci95_si_pct[0]:+.1f} to {a.ci95_si_pct[1]:+.1f})"
-            mark = f"  [bold]{a.favored_side} favoured[/bold]" if a.favored_side != "none" else ""
+            mark = f"  [bold]{a.favoured_side} favoured[/bold]" if a.favoured_side != "none" else ""
             if not a.used_for_verdict and a.why_not_used:
                 mark += f"  [dim](not used for the verdict: {_safe(a.why_not_used)})[/dim]"
             label = f"{name.replace('_', ' ')} ({unit})"
@@ -470,23 +470,44 @@ def cmd_record(args: argparse.Namespace) -> int:
     except InsoleError as exc:
         raise InsoleError(f"--duration: {exc}") from None
 
-    async def run() -> None:
+    if args.lsl:
+        from .lsl import require_pylsl, stream_live_recording
+
+        require_pylsl()  # before scanning
+
+    async def record(stop: asyncio.Event, live) -> None:
+        kwargs = dict(protocol=args.protocol, duration_s=args.duration, subject=args.subject or "",
+                      body_mass_kg=args.body_mass_kg, stop=stop, on_update=live.show)
+        if args.virtual:
+            from .ble.virtual.pair import person_for, record_virtual
+
+            await record_virtual(args.output, person_for(args.protocol, args.duration), **kwargs)
+        else:
+            await record_session(args.output, **kwargs)
+
+    async def run():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
         with _live_view(con) as live:
-            kwargs = dict(protocol=args.protocol, duration_s=args.duration, subject=args.subject or "",
-                          body_mass_kg=args.body_mass_kg, stop=stop, on_update=live.show)
-            if args.virtual:
-                from .ble.virtual.pair import person_for, record_virtual
-
-                await record_virtual(args.output, person_for(args.protocol, args.duration), **kwargs)
-            else:
-                await record_session(args.output, **kwargs)
+            if not args.lsl:
+                return await record(stop, live)
+            # the LSL outlet reads the recording as it is written: the same packets, decoded as they come
+            done = asyncio.Event()
+            end_s = sum(seconds for _, seconds, _ in guide_plan(args.protocol, args.duration))
+            outlet = loop.create_task(stream_live_recording(args.output, done=done, interrupted=stop,
+                                                            session_end_s=end_s))
+            try:
+                await record(stop, live)
+            finally:
+                done.set()
+            return await outlet
 
     con = _console()
-    asyncio.run(run())
+    streamed = asyncio.run(run())
     con.print(f"wrote {_safe(args.output)}")
+    if streamed is not None:
+        con.print(f"published {streamed.n_samples} samples on LSL (stream insole)")
     return 0
 
 
@@ -503,15 +524,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
         require_file(args.file)
         raise InsoleError(f"{args.file}: replay plays insole recordings (.insole)")
 
+    if args.lsl_wait and not args.lsl:
+        raise InsoleError("--lsl-wait is for --lsl")
+    recording = None
+    if args.lsl:
+        from .lsl import LslOutlet, stream_recording
+
+        recording = _load(args.file)  # the samples frame (fitted clocks) is what LSL gets
+        outlet = LslOutlet(recording.meta, speed=args.speed)
+        if args.lsl_wait:
+            with _working(f"waiting up to {args.lsl_wait:g} s for an LSL inlet of the stream insole"):
+                outlet.wait_for_consumer(args.lsl_wait)
+
     async def run():
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
         with _live_view(con) as live:
-            return await replay(args.file, speed=args.speed, stop=stop, on_update=live.show)
+            view = replay(args.file, speed=args.speed, stop=stop, on_update=live.show)
+            if recording is None:
+                return await view, None
+            with outlet:  # the live view and the LSL stream play side by side, on the same clock
+                return tuple(await asyncio.gather(view, stream_recording(recording, outlet=outlet, stop=stop)))
 
     con = _console()
-    stats = asyncio.run(run())
+    stats, streamed = asyncio.run(run())
     con.print(f"replayed {sum(stats.packets.values())} packets")
+    if streamed is not None:
+        con.print(f"published {streamed.n_samples} samples on LSL (stream insole)")
     return 0
 
 
@@ -575,12 +614,19 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--subject", default=None)
     rc.add_argument("--body-mass-kg", type=_BODY_MASS, default=None, metavar="KG")
     rc.add_argument("-o", "--output", required=True, metavar="FILE")
+    rc.add_argument("--lsl", action="store_true", help="also publish the samples as the Lab Streaming Layer stream "
+                    "insole (type Pressure; 38 channels: force, COP and 16 pressures per foot)")
     rc.set_defaults(func=cmd_record)
 
     rp = sub.add_parser("replay", help="play a recording through the live view")
     rp.add_argument("file")
     rp.add_argument("--speed", type=_number("x real time", 0.0, 1000.0, above=True), default=1.0, metavar="X",
                     help="times real time (default 1)")
+    rp.add_argument("--lsl", action="store_true", help="also publish the samples as the Lab Streaming Layer stream "
+                    "insole, timestamps on the replay's clock")
+    rp.add_argument("--lsl-wait", type=_number("s", 0.0, 600.0), default=0.0, metavar="S",
+                    help="with --lsl: wait up to S seconds for an inlet before playing (default 0: an inlet gets "
+                         "the samples from when it connects)")
     rp.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("simulate", help="write a synthetic recording with its ground truth")

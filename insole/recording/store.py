@@ -54,7 +54,7 @@ from ..paths import require_file
 log = logging.getLogger(__name__)
 
 __all__ = ["FORMAT", "SUFFIX", "RecordingWriter", "check_new_recording", "RawRecording", "RecordingReader",
-           "SideHeaders", "read_raw", "is_recording_file", "wal_missing"]
+           "SideHeaders", "read_raw", "is_recording_file", "wal_missing", "PacketTail", "PacketBatch"]
 
 #: packets fetched per round trip when streaming payloads
 PAYLOAD_CHUNK = 2048
@@ -817,3 +817,92 @@ def _utc_now() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# --- a recording being written: its new packets, read as they are committed ----
+@dataclass(frozen=True)
+class PacketBatch:
+    """Packets of a recording in file (arrival) order.
+
+    Attributes
+    ----------
+    side : numpy.ndarray
+        ``"left"`` or ``"right"`` per packet (str).
+    host_time_ns : numpy.ndarray
+        int64 arrival times, ns since the recording started.
+    payloads : list of bytes
+        The notifications as received.
+    """
+
+    side: np.ndarray
+    host_time_ns: np.ndarray
+    payloads: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def of_side(self, side: str) -> tuple[np.ndarray, list[bytes]]:
+        """One side's arrival times (ns) and payloads, in arrival order."""
+        sel = np.flatnonzero(self.side == side)
+        return self.host_time_ns[sel], [self.payloads[i] for i in sel.tolist()]  # per packet, not per sample
+
+
+class PacketTail:
+    """Read-only, incremental reading of a recording file while its writer
+    (:class:`RecordingWriter`) is still appending to it.
+
+    Each read opens the file read-only and closes it again: SQLite in WAL
+    mode lets a reader see every commit, and no connection stays open (a
+    reader left open between reads makes the writer's close fail with
+    "database is locked"). A file that does not exist yet, or whose schema
+    is not written yet, reads as empty. Rows whose column types damage has
+    changed are skipped, as :class:`RecordingReader` skips them.
+
+    Parameters
+    ----------
+    path : str or Path
+        The recording being written.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._last_id = 0
+
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        if not self.path.exists():
+            return []
+        try:
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+        except sqlite3.DatabaseError:
+            return []
+        try:
+            conn.text_factory = bytes  # decoded by _text/_json, as the reader does
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError:  # not written yet (or locked for a moment): next time
+            return []
+        finally:
+            conn.close()
+
+    def meta(self) -> dict[str, Any]:
+        """The metadata committed so far (JSON-decoded; unreadable values skipped)."""
+        out = {}
+        for k, v in self._query("SELECT key, value FROM meta"):
+            ok, value = _json(v)
+            if ok and (key := _text(k)) is not None:
+                out[key] = value
+        return out
+
+    def devices(self) -> dict[str, dict[str, Any]]:
+        """Side -> device info committed so far."""
+        return _devices(self._query("SELECT side, info FROM devices"), self.path)
+
+    def new_packets(self) -> PacketBatch:
+        """The packets committed since the previous call (all of them on the first)."""
+        rows = self._query(f"SELECT id, side, host_time_ns, payload FROM packets WHERE id > ? AND {_TYPED} "
+                           "ORDER BY id", (self._last_id,))
+        if rows:
+            self._last_id = int(rows[-1][0])
+        rows = [r for r in rows if r[1] in SIDE_FROM_CODE]
+        side = np.array([SIDE_FROM_CODE[r[1]] for r in rows], dtype=object)
+        return PacketBatch(side=side, host_time_ns=np.fromiter((r[2] for r in rows), np.int64, count=len(rows)),
+                           payloads=[r[3] for r in rows])
