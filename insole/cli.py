@@ -711,9 +711,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--force", action="store_true", help="replace an existing file")
     e.set_defaults(func=cmd_export)
 
+    from .cli_batch import add_batch_parser
     from .cli_log import add_log_commands
 
     add_log_commands(sub)
+    add_batch_parser(sub)
     return p
 
 
