@@ -212,3 +212,18 @@ def test_patient_is_less_rhythmic_and_less_coordinated_than_the_control(gaitpdb)
     for key in ("swing_time_cv_pct", "stride_time_cv_pct"):
         assert min(pt.per_side[s][key] for s in ("left", "right")) > max(co.per_side[s][key] for s in ("left", "right"))
     assert pt.pci_pct > co.pci_pct
+
+
+def test_the_report_summary_carries_the_walking_metrics(gaitpdb):
+    """Page 1 of a walk's report: swing, double support, variability and PCI
+    beside the asymmetries, each against healthy walkers' band; the
+    patient's variability and PCI lie beyond it, the control's within."""
+    from insole.report.text import key_numbers
+
+    rows = {r[0]: r for r in key_numbers(None, gaitpdb["GaCo"])}
+    for what in ("swing % of stride", "double support", "stride-time CV", "swing-time CV", "phase coordination"):
+        assert any(what in k for k in rows), what
+    assert all(r[4] == "typical" for k, r in rows.items() if "CV" in k or "PCI" in k)
+    pt = {r[0]: r for r in key_numbers(None, gaitpdb["GaPt"])}
+    assert pt["walk, phase coordination index (PCI)"][4] == "beyond typical"
+    assert pt["walk, swing-time CV (left / right)"][4] == "beyond typical"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..analysis.asymmetry import LOAD_METRICS, TYPICAL_SA_PCT, WALK_LIMIT_SI_PCT
 from ..analysis.gait import MIN_STEPS_FOR_VERDICT, WALK_REFERENCE
 from ..analysis.gait import GaitResult
@@ -81,6 +83,62 @@ def key_numbers(standing: StandingResult | None, gait: GaitResult | None) -> lis
             rows.append([f"{gait.mode}, {_LABEL[k]} SI (+ = right larger)", f"{a.si_pct:+.1f} %", _ci(a.ci95_si_pct),
                          typical, verdict])
         rows.append([f"{gait.mode}, cadence", f"{gait.cadence_spm:.0f} steps/min", "", "", ""])
+        if gait.mode == "walk":
+            rows += walking_rows(gait)
+    return rows
+
+
+#: healthy adults walking at their comfortable speed (*guide* bands for the
+#: summary table, not verdicts): swing (Frenkel-Toledo's 35.27 +- 1.97 %,
+#: +-2 SD widened by a point for the event convention) and double support
+#: (about 20-30 %) as % of stride, and the
+#: variability and coordination of Frenkel-Toledo et al. 2005 (J NeuroEng
+#: Rehabil 2:23, Table 2: stride CV 1.94 +- 0.36 %, swing CV 2.80 +- 1.99 %)
+#: and Plotnik et al. 2007 (Exp Brain Res 181:561: PCI about 2-4 %)
+HEALTHY_WALKING = {
+    "swing_pct": (31.0, 41.0), "double_support_pct": (18.0, 32.0), "stride_time_cv_pct": (None, 2.7),
+    "swing_time_cv_pct": (None, 6.8), "pci_pct": (None, 4.5),
+}
+
+
+def walking_rows(gait: GaitResult) -> list[list[str]]:
+    """The clinical walking rows of the summary table: swing, double
+    support, variability, bilateral coordination, each against healthy
+    walkers' range (:data:`HEALTHY_WALKING`)."""
+    def band(key):
+        lo, hi = HEALTHY_WALKING[key]
+        return f"{lo:g}-{hi:g} %" if lo is not None else f"up to {hi:g} %"
+
+    def within(key, *values):
+        lo, hi = HEALTHY_WALKING[key]
+        vals = [v for v in values if v is not None and np.isfinite(v)]
+        if not vals:
+            return ""
+        inside = all((lo is None or v >= lo) and v <= hi for v in vals)
+        return "typical" if inside else "beyond typical"
+
+    def pair(key, fmt="{:.1f}"):
+        v = [gait.per_side[s].get(key) for s in ("left", "right")]
+        text = " / ".join("n/a" if x is None or not np.isfinite(x) else fmt.format(x) for x in v) + " %"
+        return text, v
+
+    rows = []
+    sw = gait.swing_asymmetry
+    if sw is not None and sw.si_pct is not None:
+        typical = f"SI within +-{sw.bound_si_pct:.1f} %" if sw.bound_si_pct is not None else ""
+        rows.append(["walk, swing time SI (+ = right larger)", f"{sw.si_pct:+.1f} %", _ci(sw.ci95_si_pct), typical,
+                     "beyond typical" if sw.beyond_typical else "typical"])
+    text, v = pair("swing_pct")
+    rows.append(["walk, swing % of stride (left / right)", text, "", band("swing_pct"), within("swing_pct", *v)])
+    if gait.double_support_pct is not None:
+        rows.append(["walk, double support % of stride", f"{gait.double_support_pct:.1f} %", "",
+                     band("double_support_pct"), within("double_support_pct", gait.double_support_pct)])
+    for key, label in (("stride_time_cv_pct", "stride-time CV"), ("swing_time_cv_pct", "swing-time CV")):
+        text, v = pair(key)
+        rows.append([f"walk, {label} (left / right)", text, "", band(key), within(key, *v)])
+    if gait.pci_pct is not None:
+        rows.append(["walk, phase coordination index (PCI)", f"{gait.pci_pct:.1f} %", "", band("pci_pct"),
+                     within("pci_pct", gait.pci_pct)])
     return rows
 
 
@@ -221,6 +279,18 @@ def methods_text(standing: StandingResult | None, gait: GaitResult | None) -> li
              "impulse = integral of F over stance; loading rate = mean slope 20-80 % of the impact peak (or 3-12 % of "
              "stance without one); strike index = COP at IC as % of foot length. Strides beyond 3 x 1.4826 x MAD of the "
              "median stride time are left out, as are steps with missing samples in stance."),
+            *([("Walking: clinical metrics",
+                "swing = stride - stance, as % of stride; double support = the time both feet are loaded, % of "
+                "stride; CV = 100 SD / mean of stride, swing and stance time per foot after each series is screened "
+                "for outliers on its own (3 scaled MADs) and the strides next to an excluded one are left out; "
+                "PCI = 100 mean|phi - 180| / 180 + CV(phi), phi the phase of each step in the other foot's stride "
+                "(Plotnik et al. 2007). Healthy bands on page 1 (guides, not verdicts): swing "
+                f"{HEALTHY_WALKING['swing_pct'][0]:g}-{HEALTHY_WALKING['swing_pct'][1]:g} %, double support "
+                f"{HEALTHY_WALKING['double_support_pct'][0]:g}-{HEALTHY_WALKING['double_support_pct'][1]:g} %, "
+                f"stride-time CV up to {HEALTHY_WALKING['stride_time_cv_pct'][1]:g} % and swing-time CV up to "
+                f"{HEALTHY_WALKING['swing_time_cv_pct'][1]:g} % (mean + 2 SD of Frenkel-Toledo et al. 2005, J "
+                f"NeuroEng Rehabil 2:23), PCI up to {HEALTHY_WALKING['pci_pct'][1]:g} % (healthy adults about 2-4 %).")]
+              if gait.mode == "walk" else []),
             ("Running/walking: asymmetry",
              f"SI = 100 (R - L) / (0.5 (R + L)); SA = 100 (45 - atan(L/R)) / 90. 95 % intervals: left and right steps "
              f"bootstrapped independently ({o.n_boot} replicates). "
