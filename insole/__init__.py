@@ -15,6 +15,8 @@ figures
     The report's figures (module :mod:`insole.report.figures`).
 GaitOptions, StandingOptions, ContactOptions, DriftOptions
     The analysis parameters.
+calibrated_from(walk, standing)
+    A walk or run with the single-leg gains of a standing test of the same insoles.
 sway_metrics(ap_mm, ml_mm, *, sampling_rate_hz)
     Sway metrics of a centre-of-pressure series, exactly as docs/science.md defines.
 """
@@ -47,6 +49,7 @@ _LAZY = {
     "StandingOptions": ("analysis.standing", "StandingOptions"),
     "ContactOptions": ("analysis.contacts", "ContactOptions"),
     "DriftOptions": ("analysis.drift", "DriftOptions"),
+    "calibrated_from": ("signals.calibrate", "calibrated_from"),
     # matplotlib: only when a report or a figure is asked for
     "write_report": ("report.pdf", "write_report"),
     "figures": ("report.figures", None),
@@ -73,6 +76,7 @@ __all__ = [
     "figures",
     "AnalysisResult",
     "GaitOptions",
+    "calibrated_from",
     "StandingOptions",
     "ContactOptions",
     "DriftOptions",

@@ -222,7 +222,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     rec = _load(args.file)
     if args.calibration_from:
-        from .signals.calibrate import calibrated_from
+        from . import calibrated_from
 
         rec, _ = calibrated_from(rec, _load(args.calibration_from), body_mass_kg=args.body_mass_kg)
     with _working(f"analysing {args.file}"):
@@ -300,8 +300,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _gait_options(args: argparse.Namespace):
-    from .analysis.contacts import ContactOptions
-    from .analysis.gait import GaitOptions
+    from . import ContactOptions, GaitOptions
 
     return GaitOptions(contact=ContactOptions(convention=args.events.replace("-", "_")))
 
@@ -320,9 +319,8 @@ def cmd_steps(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import analyze, load
+    from . import analyze, load, write_report
     from .paths import check_output, check_output_folder
-    from .report.pdf import write_report
 
     check_output(args.output, inputs=args.files, force=args.force)  # before the work, not after
     if args.png is not None:
