@@ -452,6 +452,8 @@ def _timebase(where: str, t: np.ndarray, lines: np.ndarray, given_hz: float | No
     else:
         rate = round(fine_hz, 2)
     k0 = _grid_index(where, t[0], rate, lines[0])
+    if on_grid and not bool(np.all(whole < 2.0**40)):  # a gap of more than 10**12 samples: not a recording's time
+        raise RecordingError(f"{where}: time_s jumps by more than 10^12 samples between two rows; check time_s")
     if on_grid:
         row_k = k0 + np.concatenate(([0], np.cumsum(whole.astype(np.int64))))
         k_end = int(row_k[-1])
