@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["side_quality", "GRID_FACTOR", "GRID_SLACK", "MAX_ABS_VALUE", "EOL"]
+__all__ = ["side_quality", "import_quality", "GRID_FACTOR", "GRID_SLACK", "MAX_ABS_VALUE", "EOL"]
 
 #: a time column may ask for at most GRID_FACTOR x rows + GRID_SLACK grid rows
 #: (a time jump in a damaged file must not allocate gigabytes)
@@ -43,3 +43,31 @@ def side_quality(side: str, force: np.ndarray, grid_s: np.ndarray, rate: float) 
     q.update(samples_received=received, samples_expected=expected, samples_lost=expected - received,
              loss_pct=100.0 * (expected - received) / expected, gaps=gaps)
     return q
+
+
+def import_quality(side_q: dict[str, dict[str, Any]], *, fmt: str, rows: int, resampled: bool,
+                   **fields: Any) -> dict[str, Any]:
+    """The quality record of an import, from each foot's :func:`side_quality`.
+
+    Parameters
+    ----------
+    side_q : dict
+        Side -> :func:`side_quality`.
+    fmt : str
+        The import format (``quality["import"]["format"]``).
+    rows : int
+        Data rows read from the input.
+    resampled : bool
+        The rows were interpolated onto the grid (not placed on it as they are).
+    **fields
+        More keys after ``sides`` (e.g. ``cop_min_force_n``).
+    """
+    return {
+        "sides": side_q,
+        **fields,
+        "packet_loss_pct": {s: q["loss_pct"] for s, q in side_q.items()},
+        "gaps": sorted((g for q in side_q.values() for g in q["gaps"]), key=lambda g: (g["start_s"], g["side"])),
+        "damaged_file": False,
+        "import": {"format": fmt, "rows": int(rows), "resampled": bool(resampled)},
+    }
+

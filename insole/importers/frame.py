@@ -40,11 +40,11 @@ import pandas as pd
 from ..constants import COP_X, COP_Y, FORCE, SENSOR_CHANNELS, SIDES, TIME_INDEX
 from ..errors import InsoleError, RecordingError
 from ..model import Phase, Recording, RecordingMeta, check_body_mass_kg
-from .common import GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
+from .common import GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, import_quality, side_quality
 from .generic_csv import _GAP_PERIODS, _MAX_RATE_HZ, _MIN_RATE_HZ, _NEGATIVE_FORCE_N, _UNIFORM_TOL, _on_grid, \
     _Timebase
 
-log = logging.getLogger("insole")
+log = logging.getLogger(__name__)
 
 __all__ = ["SOURCE", "PROTOCOLS", "recording_from_frame"]
 
@@ -108,13 +108,7 @@ def recording_from_frame(df: Any, *, sampling_rate_hz: float, protocol: str, bod
         log.warning("%s has no COP columns (e.g. left_cop_x_mm): %s; load shares and forces are", _WHAT, what)
     grid_s = samples.index.to_numpy()
     side_q = {s: side_quality(s, samples[(s, FORCE)].to_numpy(dtype=np.float64), grid_s, rate) for s in sides}
-    quality: dict[str, Any] = {
-        "sides": side_q,
-        "packet_loss_pct": {s: q["loss_pct"] for s, q in side_q.items()},
-        "gaps": sorted((g for q in side_q.values() for g in q["gaps"]), key=lambda g: (g["start_s"], g["side"])),
-        "damaged_file": False,
-        "import": {"format": SOURCE, "rows": int(t.size), "resampled": resampled},
-    }
+    quality = import_quality(side_q, fmt=SOURCE, rows=t.size, resampled=resampled)
     meta = RecordingMeta(source=SOURCE, protocol="unknown" if proto == "auto" else proto, sampling_rate_hz=rate,
                          subject=subject, body_mass_kg=None if body_mass_kg is None else float(body_mass_kg),
                          phases=_phases(phases), extra={"cop_frame": cop_frame})

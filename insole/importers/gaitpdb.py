@@ -80,7 +80,7 @@ from ..model import Recording, RecordingMeta
 from ..paths import require_file
 from ..protocol.layout import SensorLayout
 from ..signals.build import DEFAULT_COP_MIN_FORCE_N
-from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
+from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, import_quality, side_quality
 
 log = logging.getLogger(__name__)
 
@@ -384,15 +384,8 @@ def load(path: str | os.PathLike) -> Recording:
     samples = pd.DataFrame(out, index=pd.Index(grid_s, name=TIME_INDEX), columns=columns, copy=False)
 
     side_q = {s: side_quality(s, out[:, len(CHANNELS) * i], grid_s, RATE_HZ) for i, s in enumerate(SIDES)}
-    quality: dict[str, Any] = {
-        "sides": side_q,
-        "cop_min_force_n": max(thresholds.values()),
-        "cop_min_force_n_by_side": thresholds,
-        "packet_loss_pct": {s: q["loss_pct"] for s, q in side_q.items()},
-        "gaps": sorted((g for q in side_q.values() for g in q["gaps"]), key=lambda g: (g["start_s"], g["side"])),
-        "damaged_file": False,
-        "import": {"format": FORMAT, "rows": int(t.size), "resampled": False},
-    }
+    quality = import_quality(side_q, fmt=FORMAT, rows=t.size, resampled=False,
+                             cop_min_force_n=max(thresholds.values()), cop_min_force_n_by_side=thresholds)
 
     stem = p.stem
     m = _STEM.match(stem)

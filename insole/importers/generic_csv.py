@@ -56,7 +56,7 @@ from ..constants import COP_X, COP_Y, FORCE, SIDES, STANDARD_GRAVITY_M_S2, TIME_
 from ..errors import RecordingError, UnknownFormatError
 from ..model import Phase, Recording, RecordingMeta
 from ..paths import require_file
-from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
+from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, import_quality, side_quality
 from ..signals.build import COP_MIN_FORCE_BW, DEFAULT_COP_MIN_FORCE_N
 
 log = logging.getLogger(__name__)
@@ -605,14 +605,8 @@ def load(path: str | os.PathLike) -> Recording:
                 log.warning("%s: the median total force is %.2f x body weight; are the forces in newtons?",
                             where, ratio)
     side_q = {s: side_quality(s, values[:, i * len(CHANNELS)], grid_s, rate) for i, s in enumerate(sides)}
-    quality: dict[str, Any] = {
-        "sides": side_q,
-        "cop_min_force_n": min_force_n,
-        "packet_loss_pct": {s: q["loss_pct"] for s, q in side_q.items()},
-        "gaps": sorted((g for q in side_q.values() for g in q["gaps"]), key=lambda g: (g["start_s"], g["side"])),
-        "damaged_file": False,
-        "import": {"format": FORMAT, "rows": int(table.time.size), "resampled": tb.row_k is None},
-    }
+    quality = import_quality(side_q, fmt=FORMAT, rows=table.time.size, resampled=tb.row_k is None,
+                             cop_min_force_n=min_force_n)
     phases = _phases(table.phase, row_s, 1.0 / rate) if table.phase is not None else ()
     meta = RecordingMeta(
         source=f"import:{FORMAT}",

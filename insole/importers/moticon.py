@@ -111,7 +111,7 @@ from ..errors import RecordingError, UnknownFormatError
 from ..model import DeviceInfo, Recording, RecordingMeta
 from ..paths import require_file
 from ..signals.build import DEFAULT_COP_MIN_FORCE_N
-from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, side_quality
+from .common import EOL, GRID_FACTOR, GRID_SLACK, MAX_ABS_VALUE, import_quality, side_quality
 
 log = logging.getLogger(__name__)
 
@@ -736,14 +736,7 @@ def _quality(where: str, lay: _Layout, out_cols: list[tuple[str, str]], out: np.
         side_q[s] = q
         if q["first_sample_s"] is None:
             log.warning("%s: the %s insole has no data in the export", where, s)
-    return {
-        "sides": side_q,
-        "cop_min_force_n": DEFAULT_COP_MIN_FORCE_N,
-        "packet_loss_pct": {s: q["loss_pct"] for s, q in side_q.items()},
-        "gaps": sorted((g for q in side_q.values() for g in q["gaps"]), key=lambda g: (g["start_s"], g["side"])),
-        "damaged_file": False,
-        "import": {"format": FORMAT, "rows": int(n_rows), "resampled": False},
-    }
+    return import_quality(side_q, fmt=FORMAT, rows=n_rows, resampled=False, cop_min_force_n=DEFAULT_COP_MIN_FORCE_N)
 
 
 def _extra(m: dict, lay: _Layout, size: int | None, *, length_mm: float, width_mm: float,
