@@ -518,16 +518,6 @@ class LiveDecoder:
         return max(both, max(last) - math.ceil(self.max_lag_s * rate_hz))
 
 
-def _live_meta(meta: dict[str, Any], devices: dict[str, dict[str, Any]]) -> RecordingMeta:
-    """The stream's metadata from a live file's meta and devices tables."""
-    from .model import DeviceInfo, RecordingMeta
-
-    return RecordingMeta(source=str(meta.get("source", "")), protocol=str(meta.get("protocol", "")),
-                         sampling_rate_hz=float(meta["sampling_rate_hz"]), subject=str(meta.get("subject") or ""),
-                         body_mass_kg=meta.get("body_mass_kg"),
-                         devices={s: DeviceInfo.from_dict({**d, "side": s}) for s, d in devices.items()})
-
-
 def _update(live: LiveDecoder, tail: PacketTail, out: LslOutlet, *, final: bool = False) -> float:
     """Read the packets committed since the last update, decode, push the
     rows ready; the newest arrival read, s (-inf when there was none)."""
@@ -576,6 +566,7 @@ async def stream_live_recording(path: str | os.PathLike, *, done: asyncio.Event,
         When pylsl or liblsl cannot be loaded.
     """
     from .recording.store import PacketTail
+    from .signals.build import recording_meta
 
     require_pylsl()
     tail = PacketTail(path)
@@ -591,7 +582,7 @@ async def stream_live_recording(path: str | os.PathLike, *, done: asyncio.Event,
     meta = tail.meta()
     live = LiveDecoder(meta, devices)
     end_s = session_end_s if session_end_s is not None and math.isfinite(session_end_s) else math.inf
-    with LslOutlet(_live_meta(meta, devices), speed=float(meta.get("time_scale") or 1.0)) as out:
+    with LslOutlet(recording_meta(live.source), speed=float(meta.get("time_scale") or 1.0)) as out:
         origin_ns = meta.get("host_monotonic_origin_ns")
         # the session's host time 0 on the LSL clock (both are monotonic clocks; on Linux the same one)
         out.start(0.0, lsl_t0=(out._clock() - time.monotonic() + origin_ns / 1e9) if origin_ns else None)

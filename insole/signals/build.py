@@ -42,7 +42,7 @@ from .timebase import ClockFit, fit_clock, unwrap_indices
 
 log = logging.getLogger(__name__)
 
-__all__ = ["decode_recording", "FootTiming", "foot_timing"]
+__all__ = ["decode_recording", "recording_meta", "FootTiming", "foot_timing"]
 
 #: COP threshold when the body mass is unknown, N
 DEFAULT_COP_MIN_FORCE_N = 20.0
@@ -248,7 +248,7 @@ def decode_recording(source: PacketSource, *, path: str = "") -> Recording:
     RecordingError
         When neither foot has a single decodable sample.
     """
-    meta = _meta(source)
+    meta = recording_meta(source)
     if getattr(source, "log_sides", None) and source.log_sides():
         from .logged import logged_feet  # a synced on-insole log: pages instead of packets
 
@@ -379,7 +379,9 @@ def _positive(x: Any) -> float | None:
     return v if np.isfinite(v) and v > 0 else None
 
 
-def _meta(source: PacketSource) -> RecordingMeta:
+def recording_meta(source: PacketSource) -> RecordingMeta:
+    """The recording's metadata from a packet source's stored meta, devices and markers
+    (unusable values dropped, as for every recording)."""
     m = dict(source.meta)
     devices = {}
     for side, info in source.devices.items():
