@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from ..signals.masks import true_runs
+from .stats import block_percentile, blocks_of
 
 log = logging.getLogger(__name__)
 
@@ -219,18 +220,13 @@ def swing_baseline(force_n: np.ndarray, *, sampling_rate_hz: float, block_s: flo
     f = np.asarray(force_n, dtype=np.float64)
     n = f.size
     m = max(1, int(round(block_s * sampling_rate_hz)))
-    n_blocks = -(-n // m)
-    padded = np.full(n_blocks * m, np.nan)
-    padded[:n] = f
-    blocks = padded.reshape(n_blocks, m)
-    count = np.isfinite(blocks).sum(axis=1)
+    ordered = np.sort(blocks_of(f, m), axis=1)  # NaN sorts last
+    n_blocks = ordered.shape[0]
+    count = np.isfinite(ordered).sum(axis=1)
     enough = count >= m // 4
-    # percentiles of each block's finite values: NaN sorts last, pick by rank
-    ordered = np.sort(blocks, axis=1)
-    rows = np.arange(n_blocks)
 
     def at(q: float) -> np.ndarray:
-        return ordered[rows, np.clip(np.round(q / 100.0 * (count - 1)).astype(np.int64), 0, m - 1)]
+        return block_percentile(ordered, count, q, nearest=True)
 
     base = at(percentile)
     ok = enough & np.isfinite(base)

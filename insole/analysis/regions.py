@@ -34,7 +34,7 @@ from ..constants import COP_X, COP_Y, LEFT, RIGHT, SIDES
 from ..model import Recording
 from ..protocol.layout import SensorLayout
 from ..signals.forces import NO_LOAD_N, force_and_cop, layout_for, sensor_channels
-from .stats import block_bootstrap_sums, percentile_ci
+from .stats import block_bootstrap_sums, block_percentile, blocks_of, percentile_ci
 
 log = logging.getLogger(__name__)
 
@@ -356,15 +356,13 @@ def swing_zeroed_kpa(pressure_kpa: np.ndarray, swing: np.ndarray, *, sampling_ra
     p = np.asarray(pressure_kpa, dtype=np.float64)
     n, k = p.shape
     m = max(1, int(round(block_s * sampling_rate_hz)))
-    n_blocks = -(-n // m)
-    padded = np.full((n_blocks * m, k), np.nan)
-    padded[:n] = np.where(np.asarray(swing, dtype=bool)[:, None], p, np.nan)
-    blocks = padded.reshape(n_blocks, m, k)
+    blocks = blocks_of(np.where(np.asarray(swing, dtype=bool)[:, None], p, np.nan), m)
     ok = np.isfinite(blocks[:, :, 0]).sum(axis=1) >= max(1.0, min_swing_frac * m)
     if not ok.any():
         return p
-    base = np.nanpercentile(blocks[ok], percentile, axis=1)  # (n_ok, k)
-    centres = ((np.arange(n_blocks) + 0.5) * m)[ok]
+    ordered = np.sort(blocks[ok], axis=1)  # NaN sorts last
+    base = block_percentile(ordered, np.isfinite(ordered).sum(axis=1), percentile)  # (n_ok, k)
+    centres = ((np.arange(blocks.shape[0]) + 0.5) * m)[ok]
     rows = np.arange(n)
     baseline = np.column_stack([np.interp(rows, centres, base[:, j]) for j in range(k)])
     return np.maximum(p - baseline, 0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["block_bootstrap_sums", "percentile_ci"]
+__all__ = ["block_bootstrap_sums", "percentile_ci", "blocks_of", "block_percentile"]
 
 
 def block_bootstrap_sums(values: np.ndarray, *, block_len: int, n_boot: int,
@@ -66,3 +66,54 @@ def percentile_ci(replicates: np.ndarray, *, level: float = 0.95) -> tuple[float
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(r, [a, 1.0 - a])
     return float(lo), float(hi)
+
+
+def blocks_of(values: np.ndarray, block_len: int) -> np.ndarray:
+    """Consecutive blocks of a series: ``(n_blocks, block_len, ...)``, the last
+    one padded with NaN.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(n, ...)`` samples (NaN: missing).
+    block_len : int
+        Samples per block.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n_blocks = -(-x.shape[0] // block_len)
+    padded = np.full((n_blocks * block_len, *x.shape[1:]), np.nan)
+    padded[:x.shape[0]] = x
+    return padded.reshape(n_blocks, block_len, *x.shape[1:])
+
+
+def block_percentile(ordered: np.ndarray, count: np.ndarray, q_pct: float, *, nearest: bool = False) -> np.ndarray:
+    """The ``q_pct`` percentile of each block's finite values, vectorised.
+
+    Parameters
+    ----------
+    ordered : numpy.ndarray
+        Blocks sorted along axis 1 (``np.sort``: NaN last), ``(n_blocks, m, ...)``.
+    count : numpy.ndarray
+        Finite values per block, ``(n_blocks, ...)``.
+    q_pct : float
+        Percentile, %.
+    nearest : bool
+        The value at the nearest rank; else linear between ranks, as
+        ``numpy.nanpercentile``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_blocks, ...)``; NaN for a block without a finite value.
+    """
+    m = ordered.shape[1]
+    pos = q_pct / 100.0 * (count - 1)
+    if nearest:
+        idx = np.clip(np.round(pos).astype(np.int64), 0, m - 1)
+        return np.take_along_axis(ordered, idx[:, None], axis=1)[:, 0]
+    lo = np.clip(np.floor(pos).astype(np.int64), 0, m - 1)
+    hi = np.clip(np.ceil(pos).astype(np.int64), 0, m - 1)
+    a = np.take_along_axis(ordered, lo[:, None], axis=1)[:, 0]
+    b = np.take_along_axis(ordered, hi[:, None], axis=1)[:, 0]
+    return np.where(count > 0, a + (pos - lo) * (b - a), np.nan)
+
