@@ -64,7 +64,7 @@ class AnalysisResult:
     data_quality: str = ""
 
     def summary(self) -> pd.Series:
-        """One flat row of scalars for a cohort table (CONTRACT: the column
+        """One flat row of scalars for a cohort table (the column
         names are stable; more may be added).
 
         Always: ``subject``, ``source`` (where the data came from:
