@@ -277,12 +277,10 @@ def detect_contacts(force_n: np.ndarray, *, sampling_rate_hz: float, t0_s: float
     if finite.sum() < fs:  # less than a second of data
         empty = np.zeros(0)
         return Contacts(empty, empty, empty.astype(np.int64), empty.astype(np.int64), {}), f
-    # a rough scale of the loaded force, for the thresholds
-    hi = float(np.nanpercentile(f, 99))
     if not zeroed:
         f = f - swing_baseline(f, sampling_rate_hz=fs, block_s=o.baseline_block_s,
                                percentile=o.baseline_percentile)
-        hi = float(np.nanpercentile(f, 99))
+    hi = float(np.nanpercentile(f, 99))  # a rough scale of the loaded force, for the thresholds
     # pass 1 with a rough threshold gives the median peak; pass 2 uses the guide levels
     peak = _median_peak(f, 0.2 * hi, fs)
     t_on = max(o.on_min_n, o.on_peak_frac * peak)
